@@ -1,0 +1,68 @@
+/**
+ * DeployCheck: the last step of `pulumi up` waits until the load balancer serves every public
+ * route through Kong, so a deployment that does not serve fails loudly instead of looking done.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface RouteProbe {
+  method: string;
+  path: string;
+}
+
+export interface DeployCheckArgs {
+  /** Where users reach the stack, e.g. `http://203.0.113.7`. */
+  baseUrl: pulumi.Input<string>;
+  probes: RouteProbe[];
+  timeoutSec: number;
+  /** Values whose change means a new rollout to wait for, e.g. the instance templates. */
+  triggers: pulumi.Input<string>[];
+}
+
+/**
+ * A route is served when the answer came through Kong from a service (a `Via: … kong/…` header)
+ * and is not a 5xx; the load balancer's own 502/503 and Kong's "no Route matched" lack either.
+ */
+export function renderRouteCheckScript(probes: RouteProbe[], timeoutSec: number): string {
+  const lines = probes.map((p) => `check ${p.method} '${p.path}'`);
+  return `set -euo pipefail
+deadline=$((SECONDS + ${timeoutSec}))
+check() {
+  local method=$1 path=$2 headers status
+  while true; do
+    headers=$(curl -sS -o /dev/null -D - -X "$method" --max-time 10 "$BASE_URL$path" 2>/dev/null || true)
+    status=$(printf '%s\\n' "$headers" | awk 'NR == 1 { print $2 }')
+    if printf '%s\\n' "$headers" | grep -qi '^via:.*kong/' && [[ -n "$status" && "$status" -lt 500 ]]; then
+      echo "$method $path: $status through Kong"
+      return 0
+    fi
+    if ((SECONDS >= deadline)); then
+      echo "$method $BASE_URL$path not served after ${timeoutSec} s (last status: \${status:-none})" >&2
+      exit 1
+    fi
+    sleep 10
+  done
+}
+${lines.join("\n")}
+`;
+}
+
+export class DeployCheck extends pulumi.ComponentResource {
+  public readonly report: pulumi.Output<string>;
+
+  constructor(name: string, args: DeployCheckArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:check:DeployCheck", name, {}, opts);
+    const probe = new command.local.Command(
+      `${name}-routes`,
+      {
+        interpreter: ["/bin/bash", "-c"],
+        create: renderRouteCheckScript(args.probes, args.timeoutSec),
+        environment: { BASE_URL: args.baseUrl },
+        triggers: args.triggers,
+      },
+      { parent: this },
+    );
+    this.report = probe.stdout;
+    this.registerOutputs({ report: this.report });
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * GlobalLoadBalancer: one anycast address in front of every region's group. Google's front ends
+ * send each user to the nearest region with healthy capacity, and to the next one when it fails.
+ */
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+
+export interface GlobalLoadBalancerArgs {
+  prefix: string;
+  /** Instance group URLs of the regional groups, keyed by region. */
+  backends: Record<string, pulumi.Input<string>>;
+  /** Named port of the groups. */
+  portName: string;
+  statusPort: number;
+  /** Path on the status port that answers 200 when a node can serve. */
+  healthCheckPath: string;
+  /** With any, a managed certificate serves HTTPS and HTTP redirects to it. */
+  domains: string[];
+  sessionAffinity: string;
+  timeoutSec: number;
+  labels: Record<string, string>;
+  apis: pulumi.Resource[];
+}
+
+// Both the backend service and every forwarding rule: a mismatch is rejected, and @pulumi/gcp v9
+// defaults to the classic EXTERNAL scheme.
+const scheme = "EXTERNAL_MANAGED";
+
+export class GlobalLoadBalancer extends pulumi.ComponentResource {
+  public readonly address: pulumi.Output<string>;
+  /** The URL users reach: https with domains, else http on the address. */
+  public readonly url: pulumi.Output<string>;
+  public readonly backendService: gcp.compute.BackendService;
+
+  constructor(name: string, args: GlobalLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:loadbalancer:GlobalLoadBalancer", name, {}, opts);
+    const { prefix } = args;
+    const after = { parent: this, dependsOn: args.apis };
+    const address = new gcp.compute.GlobalAddress(`${name}-address`, { name: `${prefix}-lb`, labels: args.labels }, after);
+    this.address = address.address;
+
+    const healthCheck = new gcp.compute.HealthCheck(
+      `${name}-health`,
+      {
+        name: `${prefix}-kong-health`,
+        checkIntervalSec: 5,
+        timeoutSec: 5,
+        healthyThreshold: 2,
+        unhealthyThreshold: 2,
+        httpHealthCheck: { port: args.statusPort, requestPath: args.healthCheckPath },
+        logConfig: { enable: true },
+      },
+      after,
+    );
+
+    this.backendService = new gcp.compute.BackendService(
+      `${name}-backend`,
+      {
+        name: `${prefix}-kong`,
+        loadBalancingScheme: scheme,
+        protocol: "HTTP",
+        portName: args.portName,
+        timeoutSec: args.timeoutSec,
+        connectionDrainingTimeoutSec: 30,
+        sessionAffinity: args.sessionAffinity,
+        healthChecks: healthCheck.id,
+        backends: Object.values(args.backends).map((group) => ({
+          group,
+          balancingMode: "UTILIZATION",
+          maxUtilization: 0.8,
+          capacityScaler: 1,
+        })),
+        // Ejects a VM that keeps answering 5xx although its health check passes.
+        outlierDetection: { consecutiveErrors: 5, interval: { seconds: 10 }, baseEjectionTime: { seconds: 30 }, maxEjectionPercent: 50 },
+        logConfig: { enable: true, sampleRate: 1 },
+      },
+      { parent: this },
+    );
+
+    const serving = new gcp.compute.URLMap(`${name}-urlmap`, { name: `${prefix}-lb`, defaultService: this.backendService.id }, { parent: this });
+    const forwardingRule = (role: string, port: number, target: pulumi.Input<string>) =>
+      new gcp.compute.GlobalForwardingRule(
+        `${name}-${role}`,
+        { name: `${prefix}-${role}`, loadBalancingScheme: scheme, ipAddress: address.id, portRange: String(port), target, labels: args.labels },
+        { parent: this },
+      );
+
+    if (args.domains.length > 0) {
+      // Auto-named: a certificate in use cannot be replaced in place when the domains change.
+      const certificate = new gcp.compute.ManagedSslCertificate(
+        `${name}-certificate`,
+        { managed: { domains: args.domains } },
+        { parent: this },
+      );
+      const httpsProxy = new gcp.compute.TargetHttpsProxy(
+        `${name}-https`,
+        { name: `${prefix}-https`, urlMap: serving.id, sslCertificates: [certificate.id] },
+        { parent: this },
+      );
+      forwardingRule("https", 443, httpsProxy.id);
+      const redirect = new gcp.compute.URLMap(
+        `${name}-redirect`,
+        {
+          name: `${prefix}-http-redirect`,
+          defaultUrlRedirect: { httpsRedirect: true, redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false },
+        },
+        { parent: this },
+      );
+      const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: redirect.id }, { parent: this });
+      forwardingRule("http", 80, httpProxy.id);
+      this.url = pulumi.output(`https://${args.domains[0]}`);
+    } else {
+      const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: serving.id }, { parent: this });
+      forwardingRule("http", 80, httpProxy.id);
+      this.url = pulumi.interpolate`http://${address.address}`;
+    }
+
+    this.registerOutputs({ address: this.address, url: this.url, backendService: this.backendService });
+  }
+}

@@ -1,0 +1,142 @@
+/**
+ * KongDatabase: Kong's PostgreSQL on Cloud SQL, private IP only, with an HA standby, point-in-time
+ * recovery, an optional cross-region read replica, and the `kong` user's password in Secret Manager.
+ */
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { DatabasePlan } from "../config/validate";
+
+export interface KongDatabaseArgs {
+  prefix: string;
+  settings: DatabasePlan;
+  /** The VPC whose private services access the instance joins. */
+  networkId: pulumi.Input<string>;
+  /** The instance can only get a private IP once the peering exists. */
+  privateServicesConnection: gcp.servicenetworking.Connection;
+  /** The enabled APIs (sqladmin, secretmanager). */
+  apis: pulumi.Resource[];
+  labels: Record<string, string>;
+}
+
+export class KongDatabase extends pulumi.ComponentResource {
+  public readonly instance: gcp.sql.DatabaseInstance;
+  public readonly replica?: gcp.sql.DatabaseInstance;
+  /** Private IP of the primary: Kong's `pg_host`. */
+  public readonly host: pulumi.Output<string>;
+  /** Private IP of the cross-region replica: Kong's `pg_ro_host`. */
+  public readonly readReplicaHost?: pulumi.Output<string>;
+  public readonly connectionName: pulumi.Output<string>;
+  /** Holds the `kong` user's password; VMs read it at boot. */
+  public readonly passwordSecret: gcp.secretmanager.Secret;
+
+  constructor(name: string, args: KongDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:database:KongDatabase", name, {}, opts);
+    const { settings, labels } = args;
+
+    // Alphanumeric: the password travels through an env file and a libpq connection unquoted.
+    const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, { parent: this });
+    const passwordValue = pulumi.secret(password.result);
+    this.passwordSecret = new gcp.secretmanager.Secret(
+      `${name}-password`,
+      { secretId: `${args.prefix}-kong-db-password`, replication: { auto: {} }, labels },
+      { parent: this, dependsOn: args.apis },
+    );
+    new gcp.secretmanager.SecretVersion(
+      `${name}-password`,
+      { secret: this.passwordSecret.id, secretData: passwordValue },
+      { parent: this, additionalSecretOutputs: ["secretData"] },
+    );
+
+    const ipConfiguration = {
+      ipv4Enabled: false,
+      privateNetwork: args.networkId,
+      sslMode: "ENCRYPTED_ONLY",
+    };
+    // Auto-named: a Cloud SQL name cannot be reused for about a week after deletion.
+    this.instance = new gcp.sql.DatabaseInstance(
+      `${name}-primary`,
+      {
+        region: settings.region,
+        databaseVersion: settings.version,
+        deletionProtection: settings.deletionProtection,
+        settings: {
+          edition: settings.edition,
+          tier: settings.tier,
+          availabilityType: settings.highAvailability ? "REGIONAL" : "ZONAL",
+          locationPreference: {
+            zone: settings.zone,
+            ...(settings.highAvailability ? { secondaryZone: settings.secondaryZone } : {}),
+          },
+          diskType: "PD_SSD",
+          diskSize: settings.diskSizeGb,
+          diskAutoresize: true,
+          deletionProtectionEnabled: settings.deletionProtection,
+          backupConfiguration: {
+            enabled: true,
+            pointInTimeRecoveryEnabled: true,
+            startTime: settings.backupStartTime,
+            transactionLogRetentionDays: 7,
+            backupRetentionSettings: { retainedBackups: 14, retentionUnit: "COUNT" },
+          },
+          ipConfiguration,
+          maintenanceWindow: { day: 7, hour: 4, updateTrack: "stable" },
+          insightsConfig: { queryInsightsEnabled: true },
+          userLabels: labels,
+        },
+      },
+      { parent: this, dependsOn: [args.privateServicesConnection, ...args.apis] },
+    );
+
+    if (settings.replica) {
+      // Promotion is manual (README runbook): Kong keeps reading through pg_ro_host meanwhile.
+      this.replica = new gcp.sql.DatabaseInstance(
+        `${name}-replica`,
+        {
+          region: settings.replica.region,
+          databaseVersion: settings.version,
+          masterInstanceName: this.instance.name,
+          deletionProtection: settings.deletionProtection,
+          replicaConfiguration: { failoverTarget: false },
+          settings: {
+            edition: settings.edition,
+            tier: settings.tier,
+            availabilityType: "ZONAL",
+            locationPreference: { zone: settings.replica.zone },
+            diskType: "PD_SSD",
+            diskSize: settings.diskSizeGb,
+            diskAutoresize: true,
+            deletionProtectionEnabled: settings.deletionProtection,
+            ipConfiguration,
+            userLabels: labels,
+          },
+        },
+        { parent: this },
+      );
+      this.readReplicaHost = this.replica.privateIpAddress;
+    }
+
+    const kongDb = new gcp.sql.Database(
+      `${name}-kong`,
+      { name: "kong", instance: this.instance.name, deletionPolicy: "ABANDON" },
+      { parent: this },
+    );
+    // Created once the replica exists, so replica creation never races a change to the user.
+    new gcp.sql.User(
+      `${name}-kong`,
+      { name: "kong", instance: this.instance.name, password: passwordValue, deletionPolicy: "ABANDON" },
+      { parent: this, dependsOn: [kongDb, ...(this.replica ? [this.replica] : [])], additionalSecretOutputs: ["password"] },
+    );
+
+    this.host = this.instance.privateIpAddress;
+    this.connectionName = this.instance.connectionName;
+    this.registerOutputs({
+      instance: this.instance,
+      replica: this.replica,
+      host: this.host,
+      readReplicaHost: this.readReplicaHost,
+      connectionName: this.connectionName,
+      passwordSecret: this.passwordSecret,
+    });
+  }
+}

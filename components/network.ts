@@ -1,0 +1,136 @@
+/** Network: VPC, a subnet per region, Cloud NAT, firewall rules, private services access and the APIs. */
+import * as gcp from "@pulumi/gcp";
+import * as pulumi from "@pulumi/pulumi";
+import { googleFrontEndRanges } from "../startup/kong-conf";
+
+/** Source of IAP TCP forwarding, the only SSH path to VMs without external addresses. */
+export const iapRange = "35.235.240.0/20";
+
+export interface NetworkArgs {
+  /** Prefix of every resource name. */
+  prefix: string;
+  /** Subnet range of each region, keyed by region name. */
+  subnets: Record<string, string>;
+  /** Network tag of the VMs that serve the load balancer. */
+  servingTag: string;
+  /** Kong's proxy port: the load balancer's and the VPC's way in. */
+  proxyPort: number;
+  /** Kong's status port, for the load balancer's health checks. */
+  statusPort: number;
+  /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
+  privateServicesRange?: string;
+}
+
+const baseApis = ["compute", "iam", "logging", "monitoring", "secretmanager"];
+const databaseApis = ["servicenetworking", "sqladmin"];
+
+export class Network extends pulumi.ComponentResource {
+  public readonly network: gcp.compute.Network;
+  /** Keyed by region name. */
+  public readonly subnets: Record<string, gcp.compute.Subnetwork>;
+  /** The enabled APIs; resources of other components depend on them. */
+  public readonly apis: gcp.projects.Service[];
+  /** The peering Cloud SQL's private IP needs; undefined without `privateServicesRange`. */
+  public readonly privateServicesConnection?: gcp.servicenetworking.Connection;
+
+  constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:network:Network", name, {}, opts);
+    const { prefix } = args;
+    const apiNames = [...baseApis, ...(args.privateServicesRange ? databaseApis : [])];
+    this.apis = apiNames.map(
+      (api) =>
+        new gcp.projects.Service(`${name}-api-${api}`, { service: `${api}.googleapis.com`, disableOnDestroy: false }, { parent: this }),
+    );
+    const afterApis = { parent: this, dependsOn: this.apis };
+
+    this.network = new gcp.compute.Network(
+      `${name}-vpc`,
+      { name: `${prefix}-vpc`, autoCreateSubnetworks: false, routingMode: "GLOBAL" },
+      afterApis,
+    );
+    this.subnets = {};
+    for (const [region, cidr] of Object.entries(args.subnets)) {
+      this.subnets[region] = new gcp.compute.Subnetwork(
+        `${name}-${region}`,
+        {
+          name: `${prefix}-${region}`,
+          region,
+          network: this.network.id,
+          ipCidrRange: cidr,
+          privateIpGoogleAccess: true,
+          logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: 0.5, metadata: "INCLUDE_ALL_METADATA" },
+        },
+        { parent: this },
+      );
+      const router = new gcp.compute.Router(
+        `${name}-${region}-router`,
+        { name: `${prefix}-${region}-router`, region, network: this.network.id },
+        { parent: this },
+      );
+      // VMs have no external address; NAT is their way to package repositories.
+      new gcp.compute.RouterNat(
+        `${name}-${region}-nat`,
+        {
+          name: `${prefix}-${region}-nat`,
+          region,
+          router: router.name,
+          natIpAllocateOption: "AUTO_ONLY",
+          sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
+          logConfig: { enable: true, filter: "ERRORS_ONLY" },
+        },
+        { parent: this },
+      );
+    }
+
+    const firewall = (role: string, args: Omit<gcp.compute.FirewallArgs, "network" | "name">) =>
+      new gcp.compute.Firewall(`${name}-${role}`, { name: `${prefix}-${role}`, network: this.network.id, ...args }, { parent: this });
+    firewall("allow-lb", {
+      description: "Load balancer proxies and health checks to Kong's proxy and status ports",
+      direction: "INGRESS",
+      sourceRanges: [...googleFrontEndRanges],
+      targetTags: [args.servingTag],
+      allows: [{ protocol: "tcp", ports: [String(args.proxyPort), String(args.statusPort)] }],
+    });
+    firewall("allow-iap-ssh", {
+      description: "SSH through Identity-Aware Proxy only",
+      direction: "INGRESS",
+      sourceRanges: [iapRange],
+      allows: [{ protocol: "tcp", ports: ["22"] }],
+    });
+    firewall("allow-internal", {
+      description: "Kong's proxy port and ICMP between the stack's own subnets",
+      direction: "INGRESS",
+      sourceRanges: Object.values(args.subnets),
+      targetTags: [args.servingTag],
+      allows: [{ protocol: "tcp", ports: [String(args.proxyPort)] }, { protocol: "icmp" }],
+    });
+
+    if (args.privateServicesRange) {
+      const [address, prefixLength] = args.privateServicesRange.split("/");
+      const range = new gcp.compute.GlobalAddress(
+        `${name}-private-services`,
+        {
+          name: `${prefix}-private-services`,
+          purpose: "VPC_PEERING",
+          addressType: "INTERNAL",
+          address,
+          prefixLength: Number(prefixLength),
+          network: this.network.id,
+        },
+        { parent: this },
+      );
+      this.privateServicesConnection = new gcp.servicenetworking.Connection(
+        `${name}-private-services`,
+        { network: this.network.id, service: "servicenetworking.googleapis.com", reservedPeeringRanges: [range.name] },
+        afterApis,
+      );
+    }
+
+    this.registerOutputs({
+      network: this.network,
+      subnets: this.subnets,
+      apis: this.apis,
+      privateServicesConnection: this.privateServicesConnection,
+    });
+  }
+}

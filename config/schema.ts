@@ -1,0 +1,174 @@
+/**
+ * The one configuration model of a stack: every field, its default and the rule that guards it.
+ * Defaults live here so components receive fully resolved values and carry no fallback code.
+ */
+import { z } from "zod";
+
+const resourceName = z
+  .string()
+  .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, "lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen");
+
+/** Kong's route and path syntax is richer; we accept plain prefixes so routes can be compared for overlap. */
+const routePath = z.string().regex(/^\/[A-Za-z0-9._~\-/]*$/, "a path prefix starting with / (letters, digits, . _ ~ - /)");
+
+const envName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, "an environment variable name (A-Z, 0-9, _)");
+
+const secretId = z.string().regex(/^[A-Za-z0-9_-]{1,255}$/, "a Secret Manager secret id in this project");
+
+const debianPackage = z.string().regex(/^[a-z0-9][a-z0-9.+-]+$/, "a Debian package name");
+
+export const RouteSchema = z.strictObject({
+  /** Kong route name, unique across the stack. */
+  name: resourceName,
+  paths: z.array(routePath).min(1),
+  /** @default all methods */
+  methods: z.array(z.enum(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])).min(1).optional(),
+  /** @default false - the messenger's services expect the full path */
+  stripPath: z.boolean().default(false),
+  /**
+   * Served to callers on the VM and inside the VPC only (an ip-restriction plugin denies the load
+   * balancer's proxies), like the seed's `/upload` that Messaging calls through its local Kong.
+   * @default false
+   */
+  internal: z.boolean().default(false),
+});
+
+const ContainerRunSchema = z.strictObject({
+  kind: z.literal("container"),
+  /** Image reference; pin by digest (`@sha256:…`) so every VM of a template runs the same bits. */
+  image: z.string().regex(/^[a-z0-9][a-z0-9./_:@-]+$/, "a container image reference"),
+  args: z.array(z.string()).default([]),
+});
+
+const GitRunSchema = z.strictObject({
+  kind: z.literal("git"),
+  repository: z.string().regex(/^https:\/\/[^\s'"]+$/, "an https:// git URL"),
+  /** A tag or commit: a branch moves, and two VMs of one template would run different code. */
+  ref: z.string().regex(/^[A-Za-z0-9._/-]+$/, "a git tag or commit"),
+  /** Directory of the checkout the build and run commands start in. @default "." */
+  directory: z.string().regex(/^[A-Za-z0-9._/-]+$/).default("."),
+  /** Debian packages the build and the run need, e.g. openjdk-17-jdk-headless, maven. */
+  packages: z.array(debianPackage).default([]),
+  build: z.string().min(1),
+  command: z.string().min(1),
+});
+
+export const ServiceSchema = z.strictObject({
+  name: resourceName.max(30),
+  /** Port the service listens on; Kong reaches it on loopback. */
+  port: z.number().int().min(1024).max(65535),
+  /** Path that answers 2xx when the service is ready; the boot waits for it. */
+  healthPath: routePath,
+  env: z.record(envName, z.string()).default({}),
+  /** Environment variables read from Secret Manager at boot: variable name to secret id. */
+  secretEnv: z.record(envName, secretId).default({}),
+  routes: z.array(RouteSchema).min(1),
+  run: z.discriminatedUnion("kind", [ContainerRunSchema, GitRunSchema]),
+});
+
+const AutoscalingSchema = z.strictObject({
+  minReplicas: z.number().int().min(1),
+  maxReplicas: z.number().int().min(1),
+  /** @default 0.6 - headroom to absorb a lost region's traffic */
+  cpuTarget: z.number().gt(0).lt(1).default(0.6),
+});
+
+export const RegionSchema = z.strictObject({
+  /** @default every zone of the region */
+  zones: z.array(z.string()).min(1).optional(),
+  /** Instances in the group. @default the number of zones */
+  size: z.number().int().min(1).optional(),
+  /** Replaces `size` with an autoscaler. */
+  autoscaling: AutoscalingSchema.optional(),
+  /** @default the region's fixed slot in `network.subnetPool` */
+  subnetCidr: z.string().optional(),
+});
+
+const cidrText = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 10.0.0.0/12");
+
+export const StackConfigSchema = z.strictObject({
+  /** Prefix of every explicit resource name. @default "geo" */
+  prefix: z
+    .string()
+    .regex(/^[a-z][a-z0-9]{0,9}$/, "1 to 10 lowercase letters and digits, starting with a letter")
+    .default("geo"),
+  /** @default "shared-db" */
+  topology: z.enum(["shared-db"]).default("shared-db"),
+  /** Keyed by GCP region name, so adding a region never renames another region's resources. */
+  regions: z.record(z.string(), RegionSchema).refine((r) => Object.keys(r).length > 0, "at least one region"),
+  /** @default "e2-standard-2" */
+  machineType: z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, "a machine type such as e2-standard-2").default("e2-standard-2"),
+  /** Boot image; must support Shielded VM. @default "debian-cloud/debian-12" */
+  image: z.enum(["debian-cloud/debian-12"]).default("debian-cloud/debian-12"),
+  /** @default 20 */
+  bootDiskSizeGb: z.number().int().min(10).max(1000).default(20),
+  kong: z
+    .strictObject({
+      /** Kong OSS ends at 3.9.x; later versions are Enterprise-only. @default "3.9.1" */
+      version: z.string().regex(/^3\.9\.\d+$/, "an open-source Kong 3.9.x release such as 3.9.1").default("3.9.1"),
+      /** @default 8000 */
+      proxyPort: z.number().int().min(1024).max(65535).default(8000),
+      /** Status listener for the load balancer's and autohealing's health checks. @default 8100 */
+      statusPort: z.number().int().min(1024).max(65535).default(8100),
+      /** @default "128m" */
+      memCacheSize: z.string().regex(/^\d+[km]$/, "a size such as 128m").default("128m"),
+    })
+    .prefault({}),
+  services: z.array(ServiceSchema).min(1),
+  database: z
+    .strictObject({
+      /** @default the first region */
+      region: z.string().optional(),
+      /** @default "POSTGRES_16" */
+      version: z.enum(["POSTGRES_13", "POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"]).default("POSTGRES_16"),
+      /** @default "ENTERPRISE" - POSTGRES_16+ would otherwise pick ENTERPRISE_PLUS, which rejects db-custom tiers */
+      edition: z.enum(["ENTERPRISE", "ENTERPRISE_PLUS"]).default("ENTERPRISE"),
+      /** @default "db-custom-2-7680" */
+      tier: z.string().default("db-custom-2-7680"),
+      /** Standby in a second zone (`availabilityType: REGIONAL`). @default true */
+      highAvailability: z.boolean().default(true),
+      /** Region of a cross-region read replica that Kong reads through `pg_ro_host`. @default none */
+      replicaRegion: z.string().optional(),
+      /** @default 20 */
+      diskSizeGb: z.number().int().min(10).max(65536).default(20),
+      /** UTC "HH:MM" start of the daily backup. @default "03:00" */
+      backupStartTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "UTC time as HH:MM").default("03:00"),
+      /** @default true */
+      deletionProtection: z.boolean().default(true),
+    })
+    .prefault({}),
+  loadBalancer: z
+    .strictObject({
+      /** Domains for a Google-managed certificate; with any, HTTP redirects to HTTPS. @default none */
+      domains: z.array(z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "a lowercase DNS name")).default([]),
+      /**
+       * Keeps a user on one VM: the messenger's Vaadin UI holds session state in memory.
+       * @default "GENERATED_COOKIE"
+       */
+      sessionAffinity: z.enum(["NONE", "GENERATED_COOKIE", "CLIENT_IP"]).default("GENERATED_COOKIE"),
+      /** @default 30 */
+      timeoutSec: z.number().int().min(1).max(86400).default(30),
+    })
+    .prefault({}),
+  network: z
+    .strictObject({
+      /** Pool the regions' default /20 subnets are cut from, by their fixed slot. @default "10.0.0.0/12" */
+      subnetPool: cidrText.default("10.0.0.0/12"),
+      /** Range peered to Google's service producer network for Cloud SQL. @default "10.64.0.0/16" */
+      privateServicesRange: cidrText.default("10.64.0.0/16"),
+    })
+    .prefault({}),
+  deployCheck: z
+    .strictObject({
+      /** Wait at the end of `pulumi up` until the load balancer serves every public route. @default true */
+      enabled: z.boolean().default(true),
+      /** @default 1800 - a new global load balancer takes minutes to program, first boots take more */
+      timeoutSec: z.number().int().min(60).max(7200).default(1800),
+    })
+    .prefault({}),
+});
+
+export type StackConfigInput = z.input<typeof StackConfigSchema>;
+export type ParsedStackConfig = z.output<typeof StackConfigSchema>;
+export type ServiceConfig = z.output<typeof ServiceSchema>;
+export type RouteConfig = z.output<typeof RouteSchema>;

@@ -1,0 +1,205 @@
+/**
+ * Turns a stack's raw config into a fully resolved `StackConfig`, or into every error at once.
+ * Pure: no Pulumi, no I/O, so it runs before any resource is registered and in plain unit tests.
+ */
+import { z } from "zod";
+import { formatCidr, nthSubnet, overlaps, parseCidr, reservedRanges } from "./cidr";
+import { compactRegionName, knownRegions, regionInfo, zonesOf } from "./regions";
+import { ParsedStackConfig, ServiceConfig, StackConfigSchema } from "./schema";
+
+/** Config key namespace, equal to the project name in Pulumi.yaml. */
+export const configNamespace = "geo-api-layer";
+
+/** Kong's own listeners on every VM; no service may take these ports. */
+export const kongAdminPort = 8001;
+
+export interface RegionPlan {
+  readonly name: string;
+  /** Short form for names with tight limits (`us-c1`). */
+  readonly shortName: string;
+  readonly zones: string[];
+  /** Fixed group size; undefined when an autoscaler sizes the group. */
+  readonly size?: number;
+  readonly autoscaling?: { minReplicas: number; maxReplicas: number; cpuTarget: number };
+  readonly subnetCidr: string;
+}
+
+export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "region" | "replicaRegion"> {
+  readonly region: string;
+  readonly zone: string;
+  /** Zone of the HA standby. */
+  readonly secondaryZone: string;
+  readonly replica?: { region: string; zone: string };
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database"> {
+  /** The GCP project (`gcp:project`). */
+  readonly project: string;
+  readonly regions: RegionPlan[];
+  readonly database: DatabasePlan;
+}
+
+export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: string[] };
+
+/**
+ * @param raw the stack's config values of this project's namespace, keys without the namespace
+ * @param project the value of `gcp:project`
+ */
+export function validateStackConfig(raw: Record<string, unknown>, project: string | undefined): ValidationResult {
+  const errors: string[] = [];
+  if (!project) errors.push("gcp:project: not set; run `pulumi config set gcp:project <project-id>`");
+  const parsed = StackConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    errors.push(...parsed.error.issues.map((issue) => formatIssue(issue, raw)));
+    return { ok: false, errors };
+  }
+  const config = resolve(parsed.data, project ?? "", errors);
+  return errors.length === 0 ? { ok: true, config } : { ok: false, errors };
+}
+
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
+  const path = fieldPath(issue.path);
+  const value = valueAt(raw, issue.path);
+  const got = value === undefined ? "" : ` (got ${JSON.stringify(value)})`;
+  return `${path}: ${issue.message}${got}`;
+}
+
+function fieldPath(path: readonly PropertyKey[]): string {
+  const rest = path.map((key) => (typeof key === "number" ? `[${key}]` : `.${String(key)}`)).join("");
+  return `${configNamespace}:${rest.replace(/^\./, "")}`;
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let value: unknown = raw;
+  for (const key of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return typeof value === "object" ? undefined : value;
+}
+
+function resolve(parsed: ParsedStackConfig, project: string, errors: string[]): StackConfig {
+  const err = (path: PropertyKey[], message: string) => errors.push(`${fieldPath(path)}: ${message}`);
+  const regions = Object.entries(parsed.regions).map(([name, region]) => resolveRegion(parsed, name, region, err));
+  checkSubnets(parsed, regions, err);
+  checkServices(parsed, err);
+  const database = resolveDatabase(parsed, err);
+  return { ...parsed, project, regions, database };
+}
+
+type Report = (path: PropertyKey[], message: string) => void;
+
+function resolveRegion(
+  parsed: ParsedStackConfig,
+  name: string,
+  region: ParsedStackConfig["regions"][string],
+  err: Report,
+): RegionPlan {
+  const path = ["regions", name];
+  const info = regionInfo(name);
+  if (!info) err(path, `unknown region "${name}"; allowed: ${knownRegions.join(", ")}`);
+  const allZones = zonesOf(name);
+  const zones = region.zones ?? allZones;
+  zones.forEach((zone, i) => {
+    if (info && !allZones.includes(zone)) err([...path, "zones", i], `"${zone}" is not a zone of ${name}; allowed: ${allZones.join(", ")}`);
+    if (zones.indexOf(zone) !== i) err([...path, "zones", i], `"${zone}" is listed twice`);
+  });
+  const autoscaling = region.autoscaling;
+  if (autoscaling && region.size !== undefined) err(path, "only one of [size] and [autoscaling] can be specified");
+  if (autoscaling && autoscaling.minReplicas > autoscaling.maxReplicas) {
+    err([...path, "autoscaling"], `minReplicas (${autoscaling.minReplicas}) should be <= maxReplicas (${autoscaling.maxReplicas})`);
+  }
+  if (autoscaling && autoscaling.minReplicas < zones.length) {
+    err([...path, "autoscaling", "minReplicas"], `minReplicas (${autoscaling.minReplicas}) should be >= the zone count (${zones.length}) so every zone keeps an instance`);
+  }
+  let subnetCidr = region.subnetCidr;
+  if (subnetCidr === undefined && info) {
+    const pool = parseCidr(parsed.network.subnetPool);
+    const subnet = pool && nthSubnet(pool, 20, info.slot);
+    if (subnet) subnetCidr = formatCidr(subnet);
+    else err([...path, "subnetCidr"], `no default subnet: network.subnetPool (${parsed.network.subnetPool}) has no /20 at slot ${info.slot}; set subnetCidr or use a pool of /12 or larger`);
+  }
+  return {
+    name,
+    shortName: compactRegionName(name),
+    zones,
+    size: autoscaling ? undefined : (region.size ?? zones.length),
+    autoscaling,
+    subnetCidr: subnetCidr ?? "",
+  };
+}
+
+function checkSubnets(parsed: ParsedStackConfig, regions: RegionPlan[], err: Report) {
+  const named: { path: PropertyKey[]; text: string }[] = [
+    { path: ["network", "privateServicesRange"], text: parsed.network.privateServicesRange },
+    ...regions.filter((r) => r.subnetCidr).map((r) => ({ path: ["regions", r.name, "subnetCidr"], text: r.subnetCidr })),
+  ];
+  const ranges = named.flatMap(({ path, text }) => {
+    const cidr = parseCidr(text);
+    if (!cidr) {
+      err(path, `"${text}" is not a network address in CIDR form (host bits must be zero)`);
+      return [];
+    }
+    if (cidr.prefixLength < 8 || cidr.prefixLength > 29) err(path, `"${text}": prefix length must be between /8 and /29`);
+    const reserved = reservedRanges.find((r) => overlaps(cidr, parseCidr(r)!));
+    if (reserved) err(path, `"${text}" overlaps the reserved range ${reserved}`);
+    return [{ path, text, cidr }];
+  });
+  ranges.forEach((a, i) =>
+    ranges.slice(i + 1).forEach((b) => {
+      if (overlaps(a.cidr, b.cidr)) err(b.path, `"${b.text}" overlaps ${fieldPath(a.path)} (${a.text})`);
+    }),
+  );
+}
+
+function checkServices(parsed: ParsedStackConfig, err: Report) {
+  const firstUse = new Map<string, string>();
+  const claim = (kind: string, key: string | number, path: PropertyKey[], owner = fieldPath(path)) => {
+    const earlier = firstUse.get(`${kind}:${key}`);
+    if (earlier) err(path, `${kind} ${JSON.stringify(key)} is already used by ${earlier}`);
+    else firstUse.set(`${kind}:${key}`, owner);
+  };
+  claim("port", kongAdminPort, ["kong"], "Kong's Admin API (loopback)");
+  claim("port", parsed.kong.proxyPort, ["kong", "proxyPort"]);
+  claim("port", parsed.kong.statusPort, ["kong", "statusPort"]);
+  parsed.services.forEach((service: ServiceConfig, s) => {
+    const path: PropertyKey[] = ["services", s];
+    claim("service name", service.name, [...path, "name"]);
+    claim("port", service.port, [...path, "port"]);
+    service.routes.forEach((route, r) => {
+      claim("route name", route.name, [...path, "routes", r, "name"]);
+      route.paths.forEach((p, i) => claim("route path", normalizePath(p), [...path, "routes", r, "paths", i]));
+    });
+  });
+}
+
+/** `/upload/` and `/upload` match the same requests in Kong. */
+function normalizePath(path: string): string {
+  return path.length > 1 ? path.replace(/\/+$/, "") : path;
+}
+
+const tierPatterns = {
+  ENTERPRISE: { pattern: /^db-(custom-\d+-\d+|f1-micro|g1-small)$/, example: "db-custom-<vCPUs>-<MiB>, db-f1-micro or db-g1-small" },
+  ENTERPRISE_PLUS: { pattern: /^db-perf-optimized-N-\d+$/, example: "db-perf-optimized-N-<vCPUs>" },
+};
+
+function resolveDatabase(parsed: ParsedStackConfig, err: Report): DatabasePlan {
+  const { region: configuredRegion, replicaRegion, ...settings } = parsed.database;
+  const region = configuredRegion ?? Object.keys(parsed.regions)[0];
+  const zones = zonesOf(region);
+  if (!(region in parsed.regions)) {
+    err(["database", "region"], `"${region}" is not one of the stack's regions; allowed: ${Object.keys(parsed.regions).join(", ")}`);
+  }
+  const tier = tierPatterns[settings.edition];
+  if (!tier.pattern.test(settings.tier)) {
+    err(["database", "tier"], `"${settings.tier}" does not fit edition ${settings.edition}; allowed: ${tier.example}`);
+  }
+  let replica: DatabasePlan["replica"];
+  if (replicaRegion !== undefined) {
+    const replicaZones = zonesOf(replicaRegion);
+    if (replicaZones.length === 0) err(["database", "replicaRegion"], `unknown region "${replicaRegion}"; allowed: ${knownRegions.join(", ")}`);
+    if (replicaRegion === region) err(["database", "replicaRegion"], `"${replicaRegion}" is the primary's region; a cross-region replica needs another`);
+    replica = { region: replicaRegion, zone: replicaZones[0] ?? "" };
+  }
+  return { ...settings, region, zone: zones[0] ?? "", secondaryZone: zones[1] ?? "", replica };
+}

@@ -1,0 +1,67 @@
+/**
+ * What Google Cloud would answer for each resource the program creates: the inputs back, plus
+ * the computed outputs other resources consume (addresses, self links, emails). Deterministic,
+ * so two plans of the same program are identical.
+ */
+import { createHash } from "crypto";
+import type { MockResourceArgs } from "@pulumi/pulumi/runtime";
+
+const computeApi = "https://www.googleapis.com/compute/v1";
+
+function digest(text: string, length: number): string {
+  return createHash("sha256").update(text).digest("hex").slice(0, length);
+}
+
+/** The mock password: tests search the recorded plan for it to prove it never appears. */
+export function mockPassword(resourceName: string): string {
+  return `mock-password-${digest(resourceName, 12)}`;
+}
+
+/** A private address inside the private services range, different per instance. */
+function privateAddress(name: string): string {
+  return `10.64.${parseInt(digest(name, 2), 16)}.${(parseInt(digest(name, 4), 16) % 250) + 2}`;
+}
+
+export function mockResourceState(args: MockResourceArgs, project: string): { id: string; state: Record<string, unknown> } {
+  const inputs = args.inputs as Record<string, unknown>;
+  // Pulumi auto-names with the logical name and a random suffix; here the suffix is stable.
+  const name = (inputs.name as string | undefined) ?? `${(inputs.namePrefix as string | undefined) ?? `${args.name}-`}${digest(args.name, 7)}`;
+  const location = (inputs.region ?? inputs.zone) as string | undefined;
+  const selfLink = (collection: string) =>
+    `${computeApi}/projects/${project}/${location ? `${inputs.region ? "regions" : "zones"}/${location}/` : "global/"}${collection}/${name}`;
+  const state: Record<string, unknown> = { ...inputs, name };
+  switch (args.type) {
+    case "random:index/randomPassword:RandomPassword":
+      state.result = mockPassword(args.name);
+      break;
+    case "gcp:serviceaccount/account:Account":
+      state.email = `${inputs.accountId}@${project}.iam.gserviceaccount.com`;
+      break;
+    case "gcp:secretmanager/secret:Secret":
+      return { id: `projects/${project}/secrets/${inputs.secretId}`, state };
+    case "gcp:sql/databaseInstance:DatabaseInstance":
+      state.privateIpAddress = privateAddress(name);
+      state.connectionName = `${project}:${inputs.region}:${name}`;
+      break;
+    case "gcp:compute/globalAddress:GlobalAddress":
+      state.address = inputs.address ?? "203.0.113.10";
+      break;
+    case "gcp:compute/instanceTemplate:InstanceTemplate":
+      state.selfLink = `${computeApi}/projects/${project}/global/instanceTemplates/${name}`;
+      state.selfLinkUnique = `${state.selfLink}?uniqueId=${parseInt(digest(JSON.stringify(inputs), 12), 16)}`;
+      break;
+    case "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
+      state.instanceGroup = selfLink("instanceGroups");
+      break;
+    case "command:local:Command":
+      state.stdout = "";
+      state.stderr = "";
+      break;
+  }
+  if (args.type.startsWith("gcp:compute/") && state.selfLink === undefined) {
+    const kind = args.type.split(":")[2];
+    state.selfLink = selfLink(`${kind[0].toLowerCase()}${kind.slice(1)}s`);
+  }
+  const id = args.type.startsWith("gcp:compute/") ? (state.selfLink as string) : `${name}-id`;
+  return { id, state };
+}

@@ -1,0 +1,108 @@
+/**
+ * Runs the Pulumi program under Pulumi's mock runtime and records every registered resource:
+ * type, name, parent, dependencies (explicit and through inputs) and inputs, with secret values
+ * replaced by "[secret]" before they are stored, so nothing downstream can reveal them.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { mockResourceState } from "./mock-cloud";
+
+export interface RecordedResource {
+  urn: string;
+  type: string;
+  name: string;
+  parent?: string;
+  custom: boolean;
+  /** URNs this resource waits for: `dependsOn` and every resource an input came from. */
+  dependencies: string[];
+  inputs: Record<string, unknown>;
+}
+
+export interface RecordOptions {
+  project: string;
+  stack: string;
+  /** Full config keys (`ns:key`) to string values, as the Pulumi CLI passes them. */
+  config: Record<string, string>;
+  /** Loads the program; called after the mocks are in place. */
+  program: () => unknown;
+}
+
+export interface Recording {
+  resources: RecordedResource[];
+  /** The program's errors, e.g. invalid config; empty when it ran through. */
+  errors: string[];
+}
+
+/** Marker keys of Pulumi's wire format (sdk/nodejs/runtime/rpc.ts). */
+const sigKey = "4dabf18193072939515e22adb298388d";
+const secretSig = "1b47061264138c4ac30d75fd1eb44270";
+const resourceSig = "5cf8f73096256a8f31e491e813e4eb8e";
+const unknownValue = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Wire values to plain data: secrets become "[secret]", resource references their URN. */
+export function plainValue(value: unknown): unknown {
+  if (value === unknownValue) return "[unknown]";
+  if (Array.isArray(value)) return value.map(plainValue);
+  if (value === null || typeof value !== "object") return value;
+  const object = value as Record<string, unknown>;
+  if (object[sigKey] === secretSig) return "[secret]";
+  if (object[sigKey] === resourceSig) return object.urn;
+  return Object.fromEntries(Object.entries(object).map(([k, v]) => [k, plainValue(v)]));
+}
+
+function urnOf(parent: string, type: string, name: string, project: string, stack: string): string {
+  const qualifiedType = parent ? `${parent.split("::")[2].split("$").pop()}$${type}` : type;
+  return `urn:pulumi:${stack}::${project}::${qualifiedType}::${name}`;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type RegisterRequest = any;
+
+export async function recordProgram(options: RecordOptions): Promise<Recording> {
+  const resources: RecordedResource[] = [];
+  const errors: string[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => mockResourceState(args, options.config["gcp:project"] ?? "project"),
+      call: (args) => {
+        throw new Error(`the program called ${args.token}, which the offline plan does not model`);
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+  );
+  pulumi.runtime.setAllConfig(options.config);
+
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: unknown) => unknown };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: RegisterRequest, callback: unknown) => {
+    const parent: string = req.getParent();
+    const propertyDependencies: string[] = [];
+    req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
+    resources.push({
+      urn: urnOf(parent, req.getType(), req.getName(), options.project, options.stack),
+      type: req.getType(),
+      name: req.getName(),
+      ...(parent ? { parent } : {}),
+      custom: req.getCustom(),
+      dependencies: [...new Set([...req.getDependenciesList(), ...propertyDependencies])].sort(),
+      inputs: plainValue(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+    });
+    return register(req, callback);
+  };
+
+  const onRejection = (reason: unknown) => errors.push(reason instanceof Error ? reason.message : String(reason));
+  process.on("unhandledRejection", onRejection);
+  try {
+    options.program();
+    // Settle every apply and registration the program started.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    await (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs(): Promise<void> }).waitForRPCs();
+    await new Promise((resolve) => setImmediate(resolve));
+  } catch (error) {
+    onRejection(error);
+  } finally {
+    process.off("unhandledRejection", onRejection);
+  }
+  return { resources, errors };
+}

@@ -1,0 +1,79 @@
+/**
+ * kong.conf for a node. Only keys Kong 3.9 knows (checked by a test against Kong's own list);
+ * never the database password, which reaches Kong as KONG_PG_PASSWORD from a root-only env file.
+ */
+
+/** Global external Application Load Balancer proxies and health checkers (GCP docs). */
+export const googleFrontEndRanges: readonly string[] = ["35.191.0.0/16", "130.211.0.0/22"];
+
+export interface KongDatabaseEndpoint {
+  host: string;
+  /** Read replica Kong reads from through `pg_ro_host`; writes stay on `host`. */
+  readReplicaHost?: string;
+}
+
+export interface KongConfInput {
+  proxyPort: number;
+  statusPort: number;
+  adminPort: number;
+  memCacheSize: string;
+  /** Undefined for DB-less: `database = off`. */
+  database?: KongDatabaseEndpoint;
+  /** DB-less only: path of the declarative config file. */
+  declarativeConfigPath?: string;
+}
+
+export function kongConfSettings(input: KongConfInput): [string, string][] {
+  const settings: [string, string][] = [
+    // Loopback only: the Admin API can rewrite every route and has no authentication in OSS.
+    ["admin_listen", `127.0.0.1:${input.adminPort}`],
+    ["proxy_listen", `0.0.0.0:${input.proxyPort}`],
+    ["status_listen", `0.0.0.0:${input.statusPort}`],
+    // Logs to stdout/stderr reach the journal through the systemd unit.
+    ["proxy_access_log", "/dev/stdout"],
+    ["proxy_error_log", "/dev/stderr"],
+    ["admin_access_log", "/dev/stdout"],
+    ["admin_error_log", "/dev/stderr"],
+    ["status_access_log", "off"],
+    ["status_error_log", "/dev/stderr"],
+    ["nginx_worker_processes", "auto"],
+    ["mem_cache_size", input.memCacheSize],
+    ["upstream_keepalive_pool_size", "512"],
+    // Client addresses from X-Forwarded-For, trusted only when the load balancer set it.
+    ["trusted_ips", googleFrontEndRanges.join(",")],
+    ["real_ip_header", "X-Forwarded-For"],
+    ["real_ip_recursive", "on"],
+    ["anonymous_reports", "off"],
+  ];
+  if (input.database) {
+    settings.push(
+      ["database", "postgres"],
+      ["pg_host", input.database.host],
+      ["pg_port", "5432"],
+      ["pg_user", "kong"],
+      ["pg_database", "kong"],
+      // Cloud SQL is ENCRYPTED_ONLY; its per-instance CA does not name the private IP, so no verify.
+      ["pg_ssl", "on"],
+      ["db_update_frequency", "5"],
+      // Cached entities never expire; invalidations come through the cluster events table.
+      ["db_cache_ttl", "0"],
+    );
+    if (input.database.readReplicaHost) {
+      settings.push(
+        ["pg_ro_host", input.database.readReplicaHost],
+        ["pg_ro_ssl", "on"],
+        // Replica lag budget: nodes wait this long before reading an invalidated entity back.
+        ["db_update_propagation", "2"],
+      );
+    }
+  } else {
+    settings.push(["database", "off"]);
+    if (input.declarativeConfigPath) settings.push(["declarative_config", input.declarativeConfigPath]);
+  }
+  return settings;
+}
+
+export function renderKongConf(input: KongConfInput): string {
+  const lines = kongConfSettings(input).map(([key, value]) => `${key} = ${value}`);
+  return ["# Rendered by geo-api-layer (startup/kong-conf.ts); the password comes from /etc/kong/kong.env.", ...lines, ""].join("\n");
+}

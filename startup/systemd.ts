@@ -1,0 +1,100 @@
+/** systemd units and environment files for Kong and the microservices. Pure renderers. */
+import type { ServiceConfig } from "../config/schema";
+
+export const kongConfPath = "/etc/kong/kong.conf";
+/** Root-only; holds KONG_PG_PASSWORD, written at boot from Secret Manager. */
+export const kongEnvPath = "/etc/kong/kong.env";
+export const serviceHome = (name: string) => `/opt/geo-api-layer/${name}`;
+export const serviceEnvPath = (name: string) => `/etc/geo-api-layer/${name}.env`;
+export const serviceUser = (name: string) => `svc-${name}`;
+export const serviceUnitName = (name: string) => `geo-svc-${name}.service`;
+
+/** Kong's own recommended layout: `kong prepare`, then nginx in the foreground under systemd. */
+export function renderKongUnit(): string {
+  return `[Unit]
+Description=Kong Gateway
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=simple
+EnvironmentFile=${kongEnvPath}
+Environment=KONG_NGINX_DAEMON=off
+ExecStartPre=/usr/local/bin/kong prepare -p /usr/local/kong -c ${kongConfPath}
+ExecStart=/usr/local/openresty/nginx/sbin/nginx -p /usr/local/kong -c nginx.conf
+ExecReload=/usr/local/bin/kong prepare -p /usr/local/kong -c ${kongConfPath}
+ExecReload=/usr/local/openresty/nginx/sbin/nginx -p /usr/local/kong -c nginx.conf -s reload
+KillMode=mixed
+KillSignal=SIGQUIT
+TimeoutStopSec=30
+Restart=always
+RestartSec=5
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+/**
+ * Quotes one word for a unit's Exec line: `$` and `%` would be expanded by systemd, and `"` and
+ * `\` end or escape the word.
+ */
+export function systemdWord(word: string): string {
+  return `"${word.replace(/[\\"]/g, (c) => `\\${c}`).replace(/\$/g, "$$$$").replace(/%/g, "%%")}"`;
+}
+
+export function renderServiceUnit(service: ServiceConfig): string {
+  const env = serviceEnvPath(service.name);
+  const exec =
+    service.run.kind === "container"
+      ? [
+          `ExecStartPre=-/usr/bin/docker rm --force ${service.name}`,
+          // Values reach docker through the unit's environment (-e NAME), never on the command line.
+          `ExecStart=/usr/bin/docker run --rm --name ${service.name} --network host ${envNames(service)
+            .map((name) => `-e ${name} `)
+            .join("")}${[service.run.image, ...service.run.args].map(systemdWord).join(" ")}`,
+          `ExecStop=/usr/bin/docker stop ${service.name}`,
+        ]
+      : [
+          `User=${serviceUser(service.name)}`,
+          `WorkingDirectory=${serviceHome(service.name)}/src/${service.run.directory}`,
+          `ExecStart=/bin/bash -c ${systemdWord(`exec ${service.run.command}`)}`,
+          "NoNewPrivileges=yes",
+          "ProtectSystem=full",
+          "PrivateTmp=yes",
+        ];
+  const docker = service.run.kind === "container";
+  return `[Unit]
+Description=${service.name} microservice (geo-api-layer)
+Wants=network-online.target
+After=network-online.target${docker ? " docker.service\nRequires=docker.service" : ""}
+
+[Service]
+EnvironmentFile=${env}
+${exec.join("\n")}
+Restart=always
+RestartSec=5
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function envNames(service: ServiceConfig): string[] {
+  return [...Object.keys(service.env), ...Object.keys(service.secretEnv)].sort();
+}
+
+/** One `NAME="value"` line in systemd's EnvironmentFile syntax; the boot script quotes secrets alike. */
+export function envLine(name: string, value: string): string {
+  if (/[\u0000-\u001f]/.test(value)) throw new Error(`environment value of ${name} has control characters`);
+  return `${name}=${JSON.stringify(value)}`;
+}
+
+/** The non-secret part of a service's env file; secrets are appended at boot. */
+export function renderServiceEnv(service: ServiceConfig): string {
+  return Object.keys(service.env)
+    .sort()
+    .map((name) => `${envLine(name, service.env[name])}\n`)
+    .join("");
+}

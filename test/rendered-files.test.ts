@@ -1,0 +1,65 @@
+/** What the stack renders for its VMs passes the tools that judge such files. */
+import type { Recording } from "../plan/record";
+import { renderRouteCheckScript } from "../components/deploy-check";
+import { adminRequests, kongEntities, renderDeclarativeConfig } from "../startup/kong-entities";
+import { inputs, recordStack, stackServices } from "./support/stack";
+import { checkFile } from "./support/tools";
+
+let stack: Recording;
+beforeAll(async () => {
+  stack = await recordStack("us-multi");
+});
+
+const bootScripts = () =>
+  stack.resources.filter((r) => inputs(r).metadataStartupScript).map((r) => [r.name, inputs(r).metadataStartupScript as string]);
+
+describe("boot scripts of every region and role", () => {
+  it("exist for each region's template and the migrator", () => {
+    expect(bootScripts().map(([name]) => name).sort()).toEqual([
+      "geo-migrator-vm",
+      "geo-us-central1-template",
+      "geo-us-east4-template",
+      "geo-us-west2-template",
+    ]);
+  });
+
+  it("pass shellcheck with no finding of any severity and parse with bash -n", () => {
+    for (const [name, script] of bootScripts()) {
+      const lint = checkFile(["shellcheck", "--severity=style", "--shell=bash"], `${name}.sh`, script);
+      expect({ name, ...lint }).toEqual({ name, status: 0, output: "" });
+      expect(checkFile(["bash", "-n"], `${name}.sh`, script).status).toBe(0);
+    }
+  });
+});
+
+describe("Kong's entities", () => {
+  const entities = kongEntities(stackServices("us-multi") as never, { internalSources: ["10.0.0.0/20"] });
+
+  it("render a declarative config that deck validates", () => {
+    const result = checkFile(["deck", "validate", "-s"], "kong.yaml", renderDeclarativeConfig(entities));
+    expect(result).toEqual({ status: 0, output: expect.not.stringMatching(/error/i) });
+  });
+
+  it("deck rejects a config with a duplicate route name, so the check above can fail", () => {
+    const broken = structuredClone(entities);
+    broken[1].routes[0].name = broken[0].routes[0].name;
+    expect(checkFile(["deck", "validate", "-s"], "kong.yaml", renderDeclarativeConfig(broken)).status).not.toBe(0);
+  });
+
+  it("upsert by name in dependency order, with internal routes restricted to loopback and the VPC", () => {
+    const requests = adminRequests(entities);
+    expect(requests.every((r) => r.method === "PUT")).toBe(true);
+    const paths = requests.map((r) => r.path);
+    expect(paths.indexOf("/services/attachments")).toBeLessThan(paths.indexOf("/routes/attachments-upload"));
+    const restriction = requests.find((r) => r.path.startsWith("/plugins/"))!;
+    expect(restriction.body).toMatchObject({ name: "ip-restriction", route: { name: "attachments-upload" }, config: { allow: ["127.0.0.1", "10.0.0.0/20"] } });
+    expect(adminRequests(kongEntities(stackServices("us-multi") as never, { internalSources: ["10.0.0.0/20"] }))).toEqual(requests);
+  });
+});
+
+describe("the post-deploy route check", () => {
+  it("passes shellcheck", () => {
+    const script = renderRouteCheckScript([{ method: "GET", path: "/" }, { method: "POST", path: "/upload" }], 600);
+    expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "check.sh", script)).toEqual({ status: 0, output: "" });
+  });
+});

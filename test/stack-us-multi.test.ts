@@ -1,0 +1,219 @@
+/** The us-multi stack as the Pulumi engine would see it: resources, wiring, security properties. */
+import type { Recording } from "../plan/record";
+import { mockPassword } from "../plan/mock-cloud";
+import { zonesOf } from "../config/regions";
+import { inputs, ofType, one, recordStack } from "./support/stack";
+
+const regions = ["us-west2", "us-central1", "us-east4"];
+let stack: Recording;
+
+beforeAll(async () => {
+  stack = await recordStack("us-multi");
+});
+
+const byName = (type: string, name: string) => {
+  const found = ofType(stack, type).find((r) => r.name === name);
+  if (!found) throw new Error(`no ${type} named ${name}`);
+  return inputs(found);
+};
+
+describe("the us-multi stack", () => {
+  it("runs without errors", () => {
+    expect(stack.errors).toEqual([]);
+  });
+
+  it("creates a subnet, router, NAT, template and regional group in every region", () => {
+    for (const type of [
+      "gcp:compute/subnetwork:Subnetwork",
+      "gcp:compute/router:Router",
+      "gcp:compute/routerNat:RouterNat",
+      "gcp:compute/instanceTemplate:InstanceTemplate",
+      "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
+    ]) {
+      const found = ofType(stack, type);
+      expect(found).toHaveLength(regions.length);
+    }
+    const groups = ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager").map(inputs);
+    expect(groups.map((g) => g.region).sort()).toEqual([...regions].sort());
+  });
+
+  it("plans non-overlapping subnets with Google access and a custom-mode VPC", () => {
+    const vpc = inputs(one(stack, "gcp:compute/network:Network"));
+    expect(vpc.autoCreateSubnetworks).toBe(false);
+    const subnets = ofType(stack, "gcp:compute/subnetwork:Subnetwork").map(inputs);
+    expect(new Set(subnets.map((s) => s.ipCidrRange)).size).toBe(regions.length);
+    for (const subnet of subnets) expect(subnet.privateIpGoogleAccess).toBe(true);
+  });
+
+  it("gives NAT to every region for VMs without external addresses", () => {
+    for (const nat of ofType(stack, "gcp:compute/routerNat:RouterNat").map(inputs)) {
+      expect(nat).toMatchObject({ natIpAllocateOption: "AUTO_ONLY", sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES" });
+    }
+  });
+
+  it("opens only the load balancer's ranges to the proxy and status ports, and SSH only to IAP", () => {
+    const rules = ofType(stack, "gcp:compute/firewall:Firewall").map(inputs);
+    for (const rule of rules) expect(rule.sourceRanges).not.toContain("0.0.0.0/0");
+    const lb = byName("gcp:compute/firewall:Firewall", "geo-network-allow-lb");
+    expect(lb.sourceRanges.sort()).toEqual(["130.211.0.0/22", "35.191.0.0/16"]);
+    expect(lb.allows).toEqual([{ protocol: "tcp", ports: ["8000", "8100"] }]);
+    const ssh = byName("gcp:compute/firewall:Firewall", "geo-network-allow-iap-ssh");
+    expect(ssh.sourceRanges).toEqual(["35.235.240.0/20"]);
+    expect(ssh.allows).toEqual([{ protocol: "tcp", ports: ["22"] }]);
+  });
+
+  it("builds templates without external IPs, as shielded VMs with OS Login and their own service account", () => {
+    for (const template of ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs)) {
+      expect(template.name).toBeUndefined();
+      expect(template.namePrefix).toMatch(/^geo-us-[a-z0-9-]+-$/);
+      expect(template.networkInterfaces).toHaveLength(1);
+      expect(template.networkInterfaces[0].accessConfigs ?? []).toEqual([]);
+      expect(template.shieldedInstanceConfig).toEqual({ enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true });
+      expect(template.metadata["enable-oslogin"]).toBe("TRUE");
+      expect(template.serviceAccount.email).toMatch(/^geo-gw-us-[a-z0-9-]+@/);
+      expect(template.serviceAccount.scopes).toEqual(["cloud-platform"]);
+      expect(template.metadataStartupScript).toContain("readonly ROLE=node");
+    }
+  });
+
+  it("points each group at its template's unique self link and names the port the backend uses", () => {
+    const backend = inputs(one(stack, "gcp:compute/backendService:BackendService"));
+    const templates = ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate");
+    for (const region of regions) {
+      const group = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
+      const template = templates.find((t) => t.name === `geo-${region}-template`)!;
+      expect(group.versions[0].instanceTemplate).toMatch(new RegExp(`instanceTemplates/${inputs(template).namePrefix}.*uniqueId=`));
+      expect(group.namedPorts).toEqual([{ name: backend.portName, port: 8000 }]);
+      expect(group.distributionPolicyZones).toEqual(zonesOf(region));
+    }
+  });
+
+  it("rolls updates with a surge GCP accepts for each region's zone count", () => {
+    for (const region of regions) {
+      const { updatePolicy } = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
+      const zones = zonesOf(region).length;
+      for (const fixed of [updatePolicy.maxSurgeFixed, updatePolicy.maxUnavailableFixed]) {
+        expect(fixed === 0 || fixed >= zones).toBe(true);
+      }
+      expect(updatePolicy.maxSurgeFixed + updatePolicy.maxUnavailableFixed).toBeGreaterThan(0);
+      if (updatePolicy.replacementMethod === "RECREATE") expect(updatePolicy.maxSurgeFixed).toBe(0);
+    }
+  });
+
+  it("autoheals on a separate liveness check only after a first boot could have finished", () => {
+    const lbCheck = byName("gcp:compute/healthCheck:HealthCheck", "geo-lb-health");
+    for (const region of regions) {
+      const group = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
+      const autoheal = ofType(stack, "gcp:compute/healthCheck:HealthCheck").find((r) => r.name === `geo-${region}-autoheal`)!;
+      expect(group.autoHealingPolicies.healthCheck).toContain(inputs(autoheal).name);
+      expect(inputs(autoheal).name).not.toBe(lbCheck.name);
+      expect(inputs(autoheal).httpHealthCheck).toEqual({ port: 8100, requestPath: "/status" });
+      const budget = Number(/BOOT_BUDGET_SEC=(\d+)/.exec(byName("gcp:compute/instanceTemplate:InstanceTemplate", `geo-${region}-template`).metadataStartupScript)![1]);
+      expect(group.autoHealingPolicies.initialDelaySec).toBeGreaterThanOrEqual(budget);
+    }
+  });
+
+  it("balances over every region's group with one EXTERNAL_MANAGED scheme end to end", () => {
+    const backend = inputs(one(stack, "gcp:compute/backendService:BackendService"));
+    const groups = ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager");
+    expect(backend.backends.map((b: { group: string }) => b.group).sort()).toEqual(
+      groups.map((g) => `https://www.googleapis.com/compute/v1/projects/offline-plan-project/regions/${inputs(g).region}/instanceGroups/${inputs(g).name}`).sort(),
+    );
+    expect(backend).toMatchObject({ loadBalancingScheme: "EXTERNAL_MANAGED", protocol: "HTTP", logConfig: { enable: true } });
+    for (const rule of ofType(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule").map(inputs)) {
+      expect(rule.loadBalancingScheme).toBe(backend.loadBalancingScheme);
+    }
+    const health = byName("gcp:compute/healthCheck:HealthCheck", "geo-lb-health");
+    expect(health.httpHealthCheck.port).toBe(8100);
+    expect(backend.healthChecks).toContain(health.name);
+  });
+
+  it("keeps Cloud SQL private, encrypted in transit, highly available and recoverable", () => {
+    const primary = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary");
+    expect(primary.name).toBeUndefined();
+    expect(primary.settings.ipConfiguration).toMatchObject({ ipv4Enabled: false, sslMode: "ENCRYPTED_ONLY" });
+    expect(primary.settings.ipConfiguration.privateNetwork).toContain("networks/geo-vpc");
+    expect(primary.settings.availabilityType).toBe("REGIONAL");
+    const { zone, secondaryZone } = primary.settings.locationPreference;
+    expect(zone.startsWith("us-central1-")).toBe(true);
+    expect(secondaryZone.startsWith("us-central1-")).toBe(true);
+    expect(secondaryZone).not.toBe(zone);
+    expect(primary.settings.backupConfiguration).toMatchObject({ enabled: true, pointInTimeRecoveryEnabled: true });
+    expect(primary.settings.edition).toBe("ENTERPRISE");
+    expect(primary.deletionProtection).toBe(true);
+    const connection = one(stack, "gcp:servicenetworking/connection:Connection");
+    expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-primary")!.dependencies).toContain(connection.urn);
+  });
+
+  it("adds a private cross-region read replica that Kong reads through pg_ro_host", () => {
+    const replica = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-replica");
+    expect(replica.region).toBe("us-east4");
+    expect(replica.masterInstanceName).toMatch(/^geo-db-primary-/);
+    expect(replica.settings.ipConfiguration.ipv4Enabled).toBe(false);
+    const script: string = byName("gcp:compute/instanceTemplate:InstanceTemplate", "geo-us-west2-template").metadataStartupScript;
+    expect(script).toMatch(/^pg_ro_host = 10\.64\.\d+\.\d+$/m);
+  });
+
+  it("creates the kong user after the replica, and abandons users and databases on destroy", () => {
+    const user = ofType(stack, "gcp:sql/user:User")[0];
+    const replica = ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-replica")!;
+    expect(user.dependencies).toContain(replica.urn);
+    expect(inputs(user).deletionPolicy).toBe("ABANDON");
+    expect(inputs(one(stack, "gcp:sql/database:Database"))).toMatchObject({ name: "kong", deletionPolicy: "ABANDON" });
+  });
+
+  it("never holds the database password in plaintext in any resource input", () => {
+    const password = mockPassword("geo-db-password");
+    expect(JSON.stringify(stack.resources)).not.toContain(password);
+    expect(inputs(one(stack, "gcp:secretmanager/secretVersion:SecretVersion")).secretData).toBe("[secret]");
+    expect(inputs(one(stack, "gcp:sql/user:User")).password).toBe("[secret]");
+  });
+
+  it("lets each region's VMs read the password secret and nothing broader", () => {
+    const members = ofType(stack, "gcp:secretmanager/secretIamMember:SecretIamMember").map(inputs);
+    for (const region of regions) {
+      const email = byName("gcp:serviceaccount/account:Account", `geo-${region}-sa`).accountId;
+      const granted = members.filter((m) => m.member.includes(email));
+      expect(granted.map((m) => m.secretId)).toContain("projects/offline-plan-project/secrets/geo-kong-db-password");
+      for (const m of granted) expect(m.role).toBe("roles/secretmanager.secretAccessor");
+    }
+    const projectRoles = ofType(stack, "gcp:projects/iAMMember:IAMMember").map((m) => inputs(m).role);
+    expect(new Set(projectRoles)).toEqual(new Set(["roles/logging.logWriter", "roles/monitoring.metricWriter"]));
+  });
+
+  it("runs Kong's migrations in exactly one place, which every gateway waits for", () => {
+    const scripts = [...ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate"), ...ofType(stack, "gcp:compute/instance:Instance")].map(
+      (r) => inputs(r).metadataStartupScript as string,
+    );
+    const migrating = scripts.filter((s) => /^run_migrations$/m.test(s));
+    expect(migrating).toHaveLength(1);
+    expect(migrating[0]).toContain("readonly ROLE=migrator");
+    expect(inputs(one(stack, "gcp:compute/instance:Instance")).zone.startsWith("us-central1-")).toBe(true);
+    for (const s of scripts.filter((x) => x.includes("ROLE=node"))) {
+      expect(s).toMatch(/^wait_for_migrations$/m);
+      expect(s).not.toMatch(/migrations (bootstrap|up)/);
+    }
+  });
+
+  it("checks every public route through the load balancer after the rollout", () => {
+    const check = inputs(one(stack, "command:local:Command"));
+    expect(check.environment.BASE_URL).toBe("http://203.0.113.10");
+    expect(check.create).toMatch(/^check GET '\/'$/m);
+    expect(check.create).toMatch(/^check GET '\/ping'$/m);
+    expect(check.create).not.toContain("/upload");
+    // A new template (a rollout) or a new migrator reruns the check.
+    const templates = ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+    expect(check.triggers).toHaveLength(templates.length + 1);
+    for (const t of templates) expect(check.triggers).toContainEqual(expect.stringContaining(`instanceTemplates/${t.namePrefix}`));
+    expect(check.triggers).toContainEqual(expect.stringContaining("instances/geo-kong-migrator"));
+  });
+
+  it("labels what it can with the stack and component", () => {
+    const labelled = [
+      ...ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map((r) => inputs(r).labels),
+      inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels,
+      byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary").settings.userLabels,
+    ];
+    for (const labels of labelled) expect(labels).toMatchObject({ "managed-by": "geo-api-layer", stack: "us-multi" });
+  });
+});

@@ -64,7 +64,10 @@ export async function recordProgram(options: RecordOptions): Promise<Recording> 
     {
       newResource: (args) => mockResourceState(args, options.config["gcp:project"] ?? "project"),
       call: (args) => {
-        throw new Error(`the program called ${args.token}, which the offline plan does not model`);
+        // Recorded here too: the mock monitor passes the error on without its message.
+        const message = `the program called ${args.token}, which the offline plan does not model`;
+        errors.push(message);
+        throw new Error(message);
       },
     },
     options.project,

@@ -14,9 +14,9 @@ export interface StackFile {
   secretKeys: string[];
 }
 
-export function readStackFile(projectDir: string, stack: string): StackFile {
+/** @param file the stack's config file; @default `Pulumi.<stack>.yaml` beside Pulumi.yaml */
+export function readStackFile(projectDir: string, stack: string, file = join(projectDir, `Pulumi.${stack}.yaml`)): StackFile {
   const project = (parse(readFileSync(join(projectDir, "Pulumi.yaml"), "utf8")) as { name: string }).name;
-  const file = join(projectDir, `Pulumi.${stack}.yaml`);
   const document = (parse(readFileSync(file, "utf8")) ?? {}) as { config?: Record<string, unknown> };
   const config: Record<string, string> = {};
   const secretKeys: string[] = [];

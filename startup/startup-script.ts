@@ -64,6 +64,19 @@ function withHeredoc(command: string, content: string): string {
   return `${command} <<'${heredocEnd}'\n${content}${content.endsWith("\n") || content === "" ? "" : "\n"}${heredocEnd}`;
 }
 
+/**
+ * The files a rendered script writes from heredocs, by path (units under /etc/systemd/system):
+ * the inverse of withHeredoc, for reviewing what a VM gets.
+ */
+export function filesWrittenBy(script: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  const pattern = new RegExp(`^write_(file|unit) (\\S+).*<<'${heredocEnd}'\\n([\\s\\S]*?)^${heredocEnd}$`, "gm");
+  for (const [, kind, target, content] of script.matchAll(pattern)) {
+    files[kind === "unit" ? `/etc/systemd/system/${target}` : target] = content;
+  }
+  return files;
+}
+
 function aptPackages(input: StartupScriptInput): string[] {
   const packages = new Set(["ca-certificates", "curl", "gnupg", "jq"]);
   for (const service of input.services) {

@@ -1,0 +1,91 @@
+/**
+ * The architecture as a picture, drawn from the recorded plan itself (not from a hand-kept
+ * drawing): regions with their groups, Kong and services; the database's primary, standby and
+ * replica; the load balancer; and the path a request takes.
+ */
+import type { RecordedResource } from "./record";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Inputs = any;
+
+const id = (text: string) => text.replace(/[^A-Za-z0-9]/g, "_");
+const quote = (text: string) => `"${text.replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
+
+function ofType(resources: RecordedResource[], suffix: string): Inputs[] {
+  return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
+}
+
+function serviceNames(script: string): string[] {
+  return [...script.matchAll(/^write_unit geo-svc-([a-z0-9-]+)\.service/gm)].map((m) => m[1]);
+}
+
+export function architectureDot(resources: RecordedResource[]): string {
+  const lines = [
+    "digraph architecture {",
+    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.6];',
+    '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10];',
+    '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+    '  users [label="Users", shape=ellipse, fillcolor="#e8f0fe"];',
+  ];
+  const ports = ofType(resources, "GlobalForwardingRule").map((r) => `:${r.portRange}`).sort();
+  lines.push(`  lb [label=${quote(`Global external Application LB\none anycast address ${ports.join(" ")}`)}, fillcolor="#fef7e0"];`);
+  lines.push('  users -> lb [label="nearest healthy region"];');
+
+  const autoscalers = new Map(ofType(resources, "RegionAutoscaler").map((a) => [a.region, a.autoscalingPolicy]));
+  const templates = ofType(resources, "InstanceTemplate");
+  const dbInstances = ofType(resources, "sql/databaseInstance:DatabaseInstance");
+  const primary = dbInstances.find((d) => !d.masterInstanceName);
+  const replica = dbInstances.find((d) => d.masterInstanceName);
+
+  const groups = ofType(resources, "RegionInstanceGroupManager").sort((a, b) => a.region.localeCompare(b.region));
+  for (const group of groups) {
+    const region: string = group.region;
+    const scaling = autoscalers.get(region);
+    const size = scaling ? `${scaling.minReplicas}-${scaling.maxReplicas} VMs (autoscaled)` : `${group.targetSize} VMs`;
+    const template = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`));
+    const services = template ? serviceNames(template.metadataStartupScript ?? "") : [];
+    const kong = `kong_${id(region)}`;
+    lines.push(`  subgraph cluster_${id(region)} {`);
+    lines.push(`    label=${quote(`${region}: ${size} in ${group.distributionPolicyZones.length} zones`)}; style="rounded"; color="#4285f4";`);
+    lines.push(`    ${kong} [label="Kong (proxy, status)", fillcolor="#e6f4ea"];`);
+    for (const service of services) {
+      lines.push(`    ${id(`${region}_${service}`)} [label=${quote(service)}];`);
+      lines.push(`    ${kong} -> ${id(`${region}_${service}`)} [label="loopback"];`);
+    }
+    lines.push("  }");
+    lines.push(`  lb -> ${kong};`);
+    if (primary) lines.push(`  ${kong} -> db_primary [style=dashed, label="pg_host"];`);
+    if (replica) lines.push(`  ${kong} -> db_replica [style=dotted, label="pg_ro_host"];`);
+  }
+
+  if (primary) {
+    const where = primary.settings.locationPreference;
+    lines.push("  subgraph cluster_database {");
+    lines.push(`    label=${quote(`Kong's Cloud SQL (private IP only)`)}; style="rounded"; color="#db4437";`);
+    lines.push(`    db_primary [label=${quote(`primary\n${where.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
+    if (primary.settings.availabilityType === "REGIONAL") {
+      lines.push(`    db_standby [label=${quote(`HA standby\n${where.secondaryZone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
+      lines.push('    db_primary -> db_standby [label="synchronous", arrowhead=none];');
+    }
+    if (replica) {
+      lines.push(`    db_replica [label=${quote(`read replica\n${replica.settings.locationPreference.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
+      lines.push('    db_primary -> db_replica [label="async replication"];');
+    }
+    lines.push("  }");
+  }
+  for (const migrator of ofType(resources, "compute/instance:Instance")) {
+    lines.push(`  migrator [label=${quote(`Kong migrator (one-shot VM)\n${migrator.zone}`)}, fillcolor="#f1f3f4"];`);
+    if (primary) lines.push('  migrator -> db_primary [label="migrations, entities"];');
+  }
+  lines.push("}");
+  return `${lines.join("\n")}\n`;
+}
+
+/** SVG from DOT, with Graphviz compiled to WebAssembly: no system package, no browser. */
+export async function renderSvg(dot: string): Promise<string> {
+  // An ES module; Node 20.19+ loads it with require.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Graphviz } = require("@hpcc-js/wasm-graphviz") as typeof import("@hpcc-js/wasm-graphviz", { with: { "resolution-mode": "import" } });
+  const graphviz = await Graphviz.load();
+  return graphviz.dot(dot, "svg");
+}

@@ -1,0 +1,57 @@
+/**
+ * Wall time and peak memory of the offline plan: the us-multi stack, then generated stacks of
+ * 1, 3, 6 and 12 regions with the same services and per-region resources. Each is planned in a
+ * fresh Node process (as `npm run plan` would be), several times; the median is reported.
+ * Run: node -r @swc-node/register scripts/benchmark-plan.ts [RUNS]
+ */
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join, resolve } from "path";
+import { parse, stringify } from "yaml";
+
+const projectDir = resolve(__dirname, "..");
+const runs = Number(process.argv[2] ?? 3);
+const work = mkdtempSync(join(tmpdir(), "plan-bench-"));
+const regionPool = [
+  "us-central1", "us-east4", "us-west2", "europe-west1", "europe-west4", "asia-northeast1",
+  "us-east1", "us-west1", "europe-west2", "asia-southeast1", "australia-southeast1", "southamerica-east1",
+];
+
+function generatedStack(regionCount: number): string {
+  const usMulti = parse(readFileSync(join(projectDir, "Pulumi.us-multi.yaml"), "utf8")) as { config: Record<string, unknown> };
+  const regions = Object.fromEntries(regionPool.slice(0, regionCount).map((r) => [r, {}]));
+  const config = { ...usMulti.config, "geo-api-layer:regions": regions, "geo-api-layer:database": { region: regionPool[0] } };
+  const file = join(work, `Pulumi.bench-${regionCount}-regions.yaml`);
+  writeFileSync(file, stringify({ config }));
+  return file;
+}
+
+function planOnce(args: string[]): { ms: number; peakMb: number; resources: number } {
+  const started = process.hrtime.bigint();
+  const result = spawnSync(
+    "node",
+    ["-r", "@swc-node/register", "-r", "./scripts/report-peak-memory.js", "plan/cli.ts", ...args, "--out", join(work, "out")],
+    { cwd: projectDir, encoding: "utf8" },
+  );
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (result.status !== 0) throw new Error(`plan failed: ${result.stderr}`);
+  const peakKb = Number(/peak-rss-kb (\d+)/.exec(result.stderr)![1]);
+  const resources = Number(/Resources: (\d+) to create/.exec(result.stdout)![1]);
+  return { ms, peakMb: peakKb / 1024, resources };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+const cases: [string, string[]][] = [
+  ["us-multi", ["--stack", "us-multi"]],
+  ...[1, 3, 6, 12].map((n): [string, string[]] => [`${n} region${n > 1 ? "s" : ""}`, ["--stack-file", generatedStack(n)]]),
+];
+console.log(`offline plan, median of ${runs} runs, each in a fresh process (includes Node start and the SVG)`);
+console.log("stack        resources   wall ms   peak MB");
+for (const [label, args] of cases) {
+  const samples = Array.from({ length: runs }, () => planOnce(args));
+  console.log(
+    `${label.padEnd(12)} ${String(samples[0].resources).padStart(9)} ${median(samples.map((s) => s.ms)).toFixed(0).padStart(9)} ${median(samples.map((s) => s.peakMb)).toFixed(0).padStart(9)}`,
+  );
+}

@@ -1,0 +1,186 @@
+/** The offline plan: recorder, tree, diff, critical path, diagram and the CLI end to end. */
+import { spawnSync } from "child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { criticalPath } from "../plan/critical-path";
+import { architectureDot } from "../plan/diagram";
+import { diffPlans, lineDiff, renderDiffMarkdown } from "../plan/diff";
+import { PlanDocument, stableJson, toPlanDocument } from "../plan/document";
+import { RecordedResource, recordProgram } from "../plan/record";
+import { renderTree } from "../plan/tree";
+import { projectDir, recordStack } from "./support/stack";
+
+const resource = (name: string, inputs: Record<string, unknown> = {}, extra: Partial<RecordedResource> = {}): RecordedResource => ({
+  urn: `urn:pulumi:s::p::t::${name}`,
+  type: "t",
+  name,
+  custom: true,
+  dependencies: [],
+  inputs,
+  ...extra,
+});
+const plan = (...resources: RecordedResource[]): PlanDocument => toPlanDocument("p", "s", resources);
+
+describe("the recorder", () => {
+  it("records parents, explicit and input dependencies, and secrets as [secret]", async () => {
+    class Thing extends pulumi.CustomResource {
+      constructor(name: string, props: pulumi.Inputs, opts: pulumi.CustomResourceOptions) {
+        super("test:index:Thing", name, props, opts);
+      }
+    }
+    class Box extends pulumi.ComponentResource {
+      constructor(name: string) {
+        super("test:index:Box", name);
+        const first = new Thing(`${name}-first`, { secret: pulumi.secret("hunter2") }, { parent: this });
+        const second = new Thing(`${name}-second`, { from: first.urn }, { parent: this });
+        new Thing(`${name}-third`, {}, { parent: this, dependsOn: [second] });
+      }
+    }
+    const recording = await recordProgram({ project: "p", stack: "s", config: {}, program: () => new Box("box") });
+    const [box, first, second, third] = ["box", "box-first", "box-second", "box-third"].map((n) => recording.resources.find((r) => r.name === n)!);
+    expect(first.parent).toBe(box.urn);
+    expect(first.inputs).toEqual({ secret: "[secret]" });
+    expect(second.dependencies).toEqual([first.urn]);
+    expect(third.dependencies).toEqual([second.urn]);
+    expect(JSON.stringify(recording)).not.toContain("hunter2");
+  });
+
+  it("fails loudly on a provider function the plan does not model", async () => {
+    const recording = await recordProgram({
+      project: "p",
+      stack: "s",
+      config: {},
+      program: () => pulumi.runtime.invoke("gcp:compute/getZones:getZones", {}).catch(() => undefined),
+    });
+    expect(recording.errors.join()).toContain("the program called gcp:compute/getZones:getZones");
+  });
+});
+
+describe("the plan document", () => {
+  it("is the same text for the same resources in any order", () => {
+    const a = resource("a", { z: 1, a: { y: 2, b: 3 } });
+    const b = resource("b");
+    expect(stableJson(plan(a, b))).toBe(stableJson(plan(b, a)));
+    expect(stableJson(plan(a))).toMatch(/"a": \{\n\s+"b": 3,\n\s+"y": 2/);
+  });
+
+  it("prints a tree grouped by component", () => {
+    const parent = resource("parent", {}, { custom: false, type: "x:index:Component" });
+    const tree = renderTree([parent, resource("child-b", {}, { parent: parent.urn }), resource("child-a", {}, { parent: parent.urn })]);
+    expect(tree.split("\n").map((l) => l.replace(/\s+/g, " ").trim())).toEqual([
+      "+ x:index:Component parent",
+      "+ ├─ t child-a",
+      "+ └─ t child-b",
+      "",
+    ]);
+  });
+});
+
+describe("the diff", () => {
+  const before = plan(resource("kept", { size: 3, nested: { list: [1, 2], tier: "small" } }), resource("gone"));
+  const after = plan(resource("kept", { size: 3, nested: { list: [1, 5], tier: "large" } }), resource("new"));
+  const changes = diffPlans(before, after);
+
+  it("finds added, removed and changed resources, field by field in nested values", () => {
+    expect(changes).toEqual([
+      { kind: "changed", urn: "urn:pulumi:s::p::t::kept", type: "t", fields: [
+        { path: "inputs.nested.list[1]", before: 2, after: 5 },
+        { path: "inputs.nested.tier", before: "small", after: "large" },
+      ] },
+      { kind: "removed", urn: "urn:pulumi:s::p::t::gone", type: "t" },
+      { kind: "added", urn: "urn:pulumi:s::p::t::new", type: "t" },
+    ].sort((a, b) => a.urn.localeCompare(b.urn)));
+    expect(diffPlans(after, after)).toEqual([]);
+  });
+
+  it("renders Markdown for a pull request, with line diffs for scripts", () => {
+    const text = renderDiffMarkdown("s", diffPlans(plan(resource("vm", { script: "a\nb\nc" })), plan(resource("vm", { script: "a\nB\nc" }))));
+    expect(text).toContain("### Offline plan of `s`: 0 to add, 1 to change, 0 to remove");
+    expect(text).toContain("```diff\n- b\n+ B\n```");
+    expect(renderDiffMarkdown("s", [])).toContain("no changes");
+    expect(lineDiff("x\ny", "x\ny\nz")).toEqual(["+ z"]);
+  });
+
+  it("never reveals a secret: both sides show [secret] and a changed secret is no change", async () => {
+    const old = await recordStack("us-multi");
+    const now = await recordStack("us-multi", { "gcp:project": "another-project" });
+    const markdown = renderDiffMarkdown("us-multi", diffPlans(plan(...old.resources), plan(...now.resources)));
+    expect(markdown).toContain("another-project");
+    expect(markdown).not.toMatch(/mock-password-/);
+  });
+});
+
+describe("the critical path", () => {
+  const node = (name: string, type: string, dependencies: string[] = []) => ({ urn: name, type, dependencies });
+
+  it("takes the heaviest chain, not the longest one", () => {
+    const result = criticalPath(
+      [node("api", "a"), node("net", "b", ["api"]), node("sql", "slow", ["net"]), node("fw", "b", ["net"]), node("vm", "b", ["fw", "sql"])],
+      { a: 60, b: 10, slow: 600 },
+    );
+    expect(result.totalSeconds).toBe(680);
+    expect(result.path.map((n) => n.urn)).toEqual(["api", "net", "sql", "vm"]);
+  });
+
+  it("weighs unknown types and components as nothing, and ignores dependencies outside the plan", () => {
+    expect(criticalPath([node("c", "component", ["elsewhere"]), node("x", "b", ["c"])], { b: 10 }).totalSeconds).toBe(10);
+  });
+
+  it("shows that the us-multi fleet waits for Cloud SQL", async () => {
+    const stack = await recordStack("us-multi");
+    const types = criticalPath(stack.resources).path.map((n) => n.type);
+    expect(types).toContain("gcp:sql/databaseInstance:DatabaseInstance");
+  });
+});
+
+describe("the diagram", () => {
+  it("draws every region, the database's primary, standby and replica, and the request path", async () => {
+    const dot = architectureDot((await recordStack("us-multi")).resources);
+    for (const region of ["us-west2", "us-central1", "us-east4"]) expect(dot).toContain(`cluster_${region.replace(/-/g, "_")}`);
+    expect(dot).toMatch(/db_primary \[label="primary\\nus-central1-a"/);
+    expect(dot).toMatch(/db_standby \[label="HA standby\\nus-central1-b"/);
+    expect(dot).toMatch(/db_replica \[label="read replica\\nus-east4-a"/);
+    expect(dot).toContain("users -> lb");
+    expect(dot).toContain("kong_us_east4 -> us_east4_messaging");
+  });
+
+  it("in the README is the one the plan draws today", async () => {
+    const dot = architectureDot((await recordStack("us-multi")).resources);
+    expect(readFileSync(join(projectDir, "docs", "architecture-us-multi.dot"), "utf8")).toBe(dot);
+  });
+});
+
+describe("npm run plan", () => {
+  const run = (...args: string[]) =>
+    spawnSync("node", ["-r", "@swc-node/register", "plan/cli.ts", ...args], { cwd: projectDir, encoding: "utf8" });
+  const out = mkdtempSync(join(tmpdir(), "plan-"));
+
+  it("prints the tree and summary and writes plan, files and an SVG diagram", () => {
+    const result = run("--out", out);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/Resources: \d+ to create/);
+    expect(result.stdout).toContain("Critical path: about");
+    expect(readFileSync(join(out, "architecture.svg"), "utf8")).toContain("<svg");
+    expect(readFileSync(join(out, "vms", "geo-us-east4-template", "files", "etc", "kong", "kong.conf"), "utf8")).toContain("admin_listen = 127.0.0.1:8001");
+    expect(JSON.parse(readFileSync(join(out, "plan.json"), "utf8")).stack).toBe("us-multi");
+  });
+
+  it("exits 0 when nothing changed and 2 with a diff when something did", () => {
+    const old = join(out, "plan.json");
+    expect(run("--out", join(out, "again"), "--diff", old).status).toBe(0);
+    const edited = JSON.parse(readFileSync(old, "utf8"));
+    edited.resources = edited.resources.filter((r: RecordedResource) => r.type !== "gcp:compute/firewall:Firewall");
+    writeFileSync(join(out, "edited.json"), JSON.stringify(edited));
+    const result = run("--out", join(out, "third"), "--diff", join(out, "edited.json"));
+    expect(result.status).toBe(2);
+    expect(result.stdout).toContain("3 to add, 0 to change, 0 to remove");
+  });
+
+  it("rejects an unknown flag with its usage", () => {
+    const result = run("--stak", "x");
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain("usage: npm run plan");
+  });
+});

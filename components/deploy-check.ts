@@ -8,6 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 export interface RouteProbe {
   method: string;
   path: string;
+  /** The answer must have come through Kong (standalone's entry service is fronted directly). */
+  throughKong: boolean;
 }
 
 export interface DeployCheckArgs {
@@ -20,20 +22,20 @@ export interface DeployCheckArgs {
 }
 
 /**
- * A route is served when the answer came through Kong from a service (a `Via: … kong/…` header)
- * and is not a 5xx; the load balancer's own 502/503 and Kong's "no Route matched" lack either.
+ * A route is served when the answer is not a 5xx and, through Kong, came from a service (a
+ * `Via: … kong/…` header): the load balancer's own 502/503 and Kong's "no Route matched" fail.
  */
 export function renderRouteCheckScript(probes: RouteProbe[], timeoutSec: number): string {
-  const lines = probes.map((p) => `check ${p.method} '${p.path}'`);
+  const lines = probes.map((p) => `check ${p.method} '${p.path}' ${p.throughKong ? "kong" : "direct"}`);
   return `set -euo pipefail
 deadline=$((SECONDS + ${timeoutSec}))
 check() {
-  local method=$1 path=$2 headers status
+  local method=$1 path=$2 via=$3 headers status
   while true; do
     headers=$(curl -sS -o /dev/null -D - -X "$method" --max-time 10 "$BASE_URL$path" 2>/dev/null || true)
     status=$(printf '%s\\n' "$headers" | awk 'NR == 1 { print $2 }')
-    if printf '%s\\n' "$headers" | grep -qi '^via:.*kong/' && [[ -n "$status" && "$status" -lt 500 ]]; then
-      echo "$method $path: $status through Kong"
+    if [[ -n "$status" && "$status" -lt 500 ]] && { [[ $via == direct ]] || printf '%s\\n' "$headers" | grep -qi '^via:.*kong/'; }; then
+      echo "$method $path: $status ($via)"
       return 0
     fi
     if ((SECONDS >= deadline)); then

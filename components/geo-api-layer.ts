@@ -1,20 +1,24 @@
 /**
- * GeoApiLayer: the whole stack from one validated config: network, Kong's database and its
- * migrator, a gateway fleet per region, the global load balancer, and the post-deploy check.
+ * GeoApiLayer: the whole stack from one validated config: the network, Kong's database and its
+ * migrator (shared-db, standalone), the fleets of each region as the topology lays them out, the
+ * global load balancer, and the post-deploy check.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { tierAccountId, tierName } from "../config/naming";
+import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
-import { renderKongConf } from "../startup/kong-conf";
-import { adminRequests, kongEntities, renderAdminRequests } from "../startup/kong-entities";
-import { firstBootBudgetSec, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
-import { DeployCheck } from "./deploy-check";
+import { adminRequests, kongEntities, regionalKongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
+import { firstBootBudgetSec, KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
+import { DeployCheck, RouteProbe } from "./deploy-check";
 import { GlobalLoadBalancer } from "./global-load-balancer";
 import { KongDatabase } from "./kong-database";
 import { KongMigrator } from "./kong-migrator";
 import { resourceLabels } from "./labels";
 import { Network } from "./network";
-import { proxyPortName, RegionalGateway } from "./regional-gateway";
+import { RegionalTier } from "./regional-tier";
+import { StandaloneRegion } from "./standalone-region";
+import { firewallPorts, isColocated, kongConfFor, loadBalancerHealthCheck } from "./topology";
 
 export interface GeoApiLayerArgs {
   /** The stack's validated config (config/validate.ts). */
@@ -27,18 +31,21 @@ const debianCodenames: Record<StackConfig["image"], string> = { "debian-cloud/de
 export class GeoApiLayer extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly address: pulumi.Output<string>;
-  /** Managed instance group name per region. */
-  public readonly groups: Record<string, pulumi.Output<string>>;
-  public readonly databaseConnectionName: pulumi.Output<string>;
-  /** Secret Manager secret holding Kong's database password. */
-  public readonly databasePasswordSecret: pulumi.Output<string>;
+  /** Managed instance group names by region: the gateway group, or standalone's tier groups. */
+  public readonly groups: Record<string, pulumi.Output<string>[]>;
+  /** Kong's Cloud SQL instance, where the topology has one. */
+  public readonly databaseConnectionName?: pulumi.Output<string>;
+  /** Secret Manager secret holding Kong's database password, where the topology has one. */
+  public readonly databasePasswordSecret?: pulumi.Output<string>;
 
   constructor(name: string, args: GeoApiLayerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:stack:GeoApiLayer", name, {}, opts);
     const { config } = args;
-    const { prefix, kong } = config;
+    const { prefix, kong, topology } = config;
     const stack = pulumi.getStack();
-    const servingTag = `${prefix}-kong`;
+    const servingTag = `${prefix}-serving`;
+    const ports = firewallPorts(config);
+    const internalSources = config.regions.map((r) => r.subnetCidr);
 
     const network = new Network(
       `${name}-network`,
@@ -46,104 +53,177 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         prefix,
         subnets: Object.fromEntries(config.regions.map((r) => [r.name, r.subnetCidr])),
         servingTag,
-        proxyPort: kong.proxyPort,
-        statusPort: kong.statusPort,
-        privateServicesRange: config.network.privateServicesRange,
+        loadBalancerPorts: ports.loadBalancer,
+        internalPorts: ports.internal,
+        privateServicesRange: config.database ? config.network.privateServicesRange : undefined,
       },
       { parent: this },
     );
-    const database = new KongDatabase(
-      `${name}-db`,
-      {
-        prefix,
-        settings: config.database,
-        networkId: network.network.id,
-        privateServicesConnection: network.privateServicesConnection!,
-        apis: network.apis,
-        labels: resourceLabels(stack, "kong-database"),
-      },
-      { parent: this },
-    );
-    const passwordSecretId = pulumi.interpolate`projects/${config.project}/secrets/${database.passwordSecret.secretId}`;
-    const kongConf = pulumi
-      .all([database.host, database.readReplicaHost])
-      .apply(([host, readReplicaHost]) =>
-        renderKongConf({ ...kong, adminPort: kongAdminPort, database: { host, readReplicaHost } }),
-      );
+
     const bootBudgetSec = firstBootBudgetSec(config.services);
-    const script = (role: StartupScriptInput["role"], region: string, services: StartupScriptInput["services"], kongAdminRequests?: string) =>
-      pulumi.all([kongConf, passwordSecretId]).apply(([conf, secret]) =>
-        renderStartupScript({
-          role,
-          region,
-          debianCodename: debianCodenames[config.image],
-          kongVersion: kong.version,
-          kongConf: conf,
-          statusPort: kong.statusPort,
-          adminPort: kongAdminPort,
-          kongPasswordSecret: secret,
-          kongAdminRequests,
-          services,
-          project: config.project,
-          bootBudgetSec,
-        }),
-      );
-
-    const entities = kongEntities(config.services, { internalSources: config.regions.map((r) => r.subnetCidr) });
-    const migrator = new KongMigrator(
-      `${name}-migrator`,
-      {
-        prefix,
+    const script = (role: string, region: string, services: ServiceConfig[], kongUrl: string, mode?: KongMode, conf?: string) => {
+      const input: StartupScriptInput = {
+        role,
+        region,
+        debianCodename: debianCodenames[config.image],
+        kong: mode && conf ? { mode, conf, version: kong.version, statusPort: kong.statusPort, adminPort: kongAdminPort } : undefined,
+        services,
+        kongUrl,
         project: config.project,
-        zone: config.database.zone,
-        image: config.image,
-        subnetwork: network.subnets[config.database.region].selfLink,
-        startupScript: script("migrator", config.database.region, [], renderAdminRequests(adminRequests(entities))),
-        passwordSecretId,
-        labels: resourceLabels(stack, "kong-migrator"),
-        apis: network.apis,
-      },
-      { parent: this },
-    );
+        bootBudgetSec,
+      };
+      return renderStartupScript(input);
+    };
+    const serviceSecretIds = (services: ServiceConfig[]) =>
+      [...new Set(services.flatMap((s) => Object.values(s.secretEnv)))].map((id) => `projects/${config.project}/secrets/${id}`);
+    const tierDefaults = {
+      project: config.project,
+      machineType: config.machineType,
+      image: config.image,
+      bootDiskSizeGb: config.bootDiskSizeGb,
+      tags: [servingTag],
+      bootBudgetSec,
+      apis: network.apis,
+    };
 
-    const serviceSecretIds = [...new Set(config.services.flatMap((s) => Object.values(s.secretEnv)))].map(
-      (id) => `projects/${config.project}/secrets/${id}`,
-    );
-    const gateways = config.regions.map(
-      (region) =>
-        new RegionalGateway(
+    // Kong's shared database and the one place that migrates it and writes its entities.
+    let shared: { database: KongDatabase; conf: pulumi.Output<string>; passwordSecretId: pulumi.Output<string> } | undefined;
+    if (config.database) {
+      const database = new KongDatabase(
+        `${name}-db`,
+        {
+          prefix,
+          settings: config.database,
+          networkId: network.network.id,
+          privateServicesConnection: network.privateServicesConnection!,
+          apis: network.apis,
+          labels: resourceLabels(stack, "kong-database"),
+        },
+        { parent: this },
+      );
+      shared = {
+        database,
+        conf: pulumi
+          .all([database.host, database.readReplicaHost])
+          .apply(([host, readReplicaHost]) => kongConfFor(config, { host, readReplicaHost, ssl: true })),
+        passwordSecretId: pulumi.interpolate`projects/${config.project}/secrets/${database.passwordSecret.secretId}`,
+      };
+    }
+
+    const tiers: RegionalTier[] = [];
+    const groups: Record<string, pulumi.Output<string>[]> = {};
+    const loadBalancerBackends: Record<string, pulumi.Output<string>> = {};
+    let entities: pulumi.Output<string> | undefined;
+    if (isColocated(topology)) {
+      const loopbackEntities = kongEntities(config.services, { internalSources });
+      const kongUrl = `http://127.0.0.1:${kong.proxyPort}`;
+      const gatewayScript = (region: string): pulumi.Input<string> => {
+        if (shared) {
+          const secret = shared.passwordSecretId;
+          return pulumi.all([shared.conf, secret]).apply(([conf, passwordSecret]) =>
+            script("gateway", region, config.services, kongUrl, { kind: "shared-db", passwordSecret }, conf),
+          );
+        }
+        if (topology === "sidecar") {
+          const conf = kongConfFor(config, { host: "127.0.0.1", ssl: false });
+          return script("gateway", region, config.services, kongUrl, { kind: "local-db", adminRequests: renderAdminRequests(adminRequests(loopbackEntities)) }, conf);
+        }
+        return script("gateway", region, config.services, kongUrl, { kind: "dbless", declarativeConfig: renderDeclarativeConfig(loopbackEntities) }, kongConfFor(config));
+      };
+      if (shared) entities = pulumi.output(renderAdminRequests(adminRequests(loopbackEntities)));
+      for (const region of config.regions) {
+        const tier = new RegionalTier(
+          `${name}-${region.name}`,
+          {
+            ...tierDefaults,
+            tierName: tierName(prefix, region.name),
+            accountId: tierAccountId(prefix, region.name),
+            description: "Kong and the microservices",
+            region,
+            subnetwork: network.subnets[region.name].selfLink,
+            startupScript: gatewayScript(region.name),
+            secretIds: [...(shared ? [shared.passwordSecretId] : []), ...serviceSecretIds(config.services)],
+            namedPorts: [{ name: "kong-proxy", port: kong.proxyPort }],
+            autohealing: { port: kong.statusPort, path: "/status" },
+            labels: resourceLabels(stack, "regional-tier"),
+          },
+          { parent: this },
+        );
+        tiers.push(tier);
+        groups[region.name] = [tier.group.name];
+        loadBalancerBackends[region.name] = tier.instanceGroup;
+      }
+    } else {
+      const regions = config.regions.map((region) => {
+        const standalone = new StandaloneRegion(
           `${name}-${region.name}`,
           {
             prefix,
-            project: config.project,
             region,
-            machineType: config.machineType,
-            image: config.image,
-            bootDiskSizeGb: config.bootDiskSizeGb,
+            tier: { ...tierDefaults, labels: resourceLabels(stack, "standalone-region") },
+            network: network.network.id,
             subnetwork: network.subnets[region.name].selfLink,
-            servingTag,
-            startupScript: script("node", region.name, config.services),
-            secretIds: [passwordSecretId, ...serviceSecretIds],
+            services: config.services,
             proxyPort: kong.proxyPort,
             statusPort: kong.statusPort,
-            bootBudgetSec,
-            labels: resourceLabels(stack, "regional-gateway"),
-            apis: network.apis,
+            kongScript: pulumi
+              .all([shared!.conf, shared!.passwordSecretId])
+              .apply(([conf, passwordSecret]) => script("kong-tier", region.name, [], "", { kind: "shared-db", passwordSecret }, conf)),
+            kongSecretIds: [shared!.passwordSecretId],
+            serviceScript: (service, kongUrl) => script("service-tier", region.name, [service], kongUrl),
+            serviceSecretIds: (service) => serviceSecretIds([service]),
           },
           { parent: this },
-        ),
-    );
+        );
+        tiers.push(...Object.values(standalone.tiers));
+        groups[region.name] = Object.values(standalone.tiers).map((t) => t.group.name);
+        loadBalancerBackends[region.name] = standalone.tiers[config.entryService.name].instanceGroup;
+        return { region, standalone };
+      });
+      entities = pulumi
+        .all(regions.map(({ standalone }) => pulumi.all(standalone.serviceAddresses)))
+        .apply((addresses) =>
+          renderAdminRequests(
+            adminRequests(
+              regionalKongEntities(
+                config.services,
+                regions.map(({ region }, i) => ({ region: region.name, routePrefix: region.routePrefix, shortName: region.shortName, serviceAddresses: addresses[i] })),
+                { internalSources },
+              ),
+            ),
+          ),
+        );
+    }
+
+    let migrator: KongMigrator | undefined;
+    if (shared && config.database && entities) {
+      const { conf, passwordSecretId } = shared;
+      migrator = new KongMigrator(
+        `${name}-migrator`,
+        {
+          prefix,
+          project: config.project,
+          zone: config.database.zone,
+          image: config.image,
+          subnetwork: network.subnets[config.database.region].selfLink,
+          startupScript: pulumi
+            .all([conf, passwordSecretId, entities])
+            .apply(([c, passwordSecret, requests]) => script("migrator", config.database!.region, [], "", { kind: "migrator", passwordSecret, adminRequests: requests }, c)),
+          passwordSecretId,
+          labels: resourceLabels(stack, "kong-migrator"),
+          apis: network.apis,
+        },
+        { parent: this },
+      );
+    }
 
     const loadBalancer = new GlobalLoadBalancer(
       `${name}-lb`,
       {
         prefix,
-        backends: Object.fromEntries(config.regions.map((r, i) => [r.name, gateways[i].instanceGroup])),
-        portName: proxyPortName,
-        statusPort: kong.statusPort,
-        // Liveness: Kong keeps proxying from its cache while the database is away, so a database
-        // (or database-region) outage must not take every region out of the load balancer.
-        healthCheckPath: "/status",
+        backends: loadBalancerBackends,
+        portName: isColocated(topology) ? "kong-proxy" : config.entryService.name,
+        healthCheck: loadBalancerHealthCheck(config),
         domains: config.loadBalancer.domains,
         sessionAffinity: config.loadBalancer.sessionAffinity,
         timeoutSec: config.loadBalancer.timeoutSec,
@@ -154,25 +234,24 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     );
 
     if (config.deployCheck.enabled) {
+      const probes: RouteProbe[] = isColocated(topology)
+        ? config.services.flatMap((s) =>
+            s.routes.filter((r) => !r.internal).map((r) => ({ method: r.methods?.[0] ?? "GET", path: r.paths[0], throughKong: true })),
+          )
+        : [{ method: "GET", path: config.entryService.healthPath, throughKong: false }];
+      const rollouts = [...(migrator ? [migrator.instance.id] : []), ...tiers.map((t) => t.template.id)];
       new DeployCheck(
         `${name}-check`,
-        {
-          baseUrl: loadBalancer.url,
-          probes: config.services.flatMap((s) =>
-            s.routes.filter((r) => !r.internal).map((r) => ({ method: r.methods?.[0] ?? "GET", path: r.paths[0] })),
-          ),
-          timeoutSec: config.deployCheck.timeoutSec,
-          triggers: [migrator.instance.id, ...gateways.map((g) => g.template.id)],
-        },
-        { parent: this, dependsOn: [loadBalancer, migrator, ...gateways] },
+        { baseUrl: loadBalancer.url, probes, timeoutSec: config.deployCheck.timeoutSec, triggers: rollouts },
+        { parent: this, dependsOn: [loadBalancer, ...(migrator ? [migrator] : []), ...tiers] },
       );
     }
 
     this.url = loadBalancer.url;
     this.address = loadBalancer.address;
-    this.groups = Object.fromEntries(config.regions.map((r, i) => [r.name, gateways[i].group.name]));
-    this.databaseConnectionName = database.connectionName;
-    this.databasePasswordSecret = database.passwordSecret.secretId;
+    this.groups = groups;
+    this.databaseConnectionName = shared?.database.connectionName;
+    this.databasePasswordSecret = shared?.database.passwordSecret.secretId;
     this.registerOutputs({
       url: this.url,
       address: this.address,

@@ -11,9 +11,8 @@ export interface GlobalLoadBalancerArgs {
   backends: Record<string, pulumi.Input<string>>;
   /** Named port of the groups. */
   portName: string;
-  statusPort: number;
-  /** Path on the status port that answers 200 when a node can serve. */
-  healthCheckPath: string;
+  /** Port and path that answer 200 when a VM can serve (components/topology.ts). */
+  healthCheck: { port: number; path: string };
   /** With any, a managed certificate serves HTTPS and HTTP redirects to it. */
   domains: string[];
   sessionAffinity: string;
@@ -42,12 +41,12 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
     const healthCheck = new gcp.compute.HealthCheck(
       `${name}-health`,
       {
-        name: `${prefix}-kong-health`,
+        name: `${prefix}-lb-health`,
         checkIntervalSec: 5,
         timeoutSec: 5,
         healthyThreshold: 2,
         unhealthyThreshold: 2,
-        httpHealthCheck: { port: args.statusPort, requestPath: args.healthCheckPath },
+        httpHealthCheck: { port: args.healthCheck.port, requestPath: args.healthCheck.path },
         logConfig: { enable: true },
       },
       after,
@@ -56,7 +55,7 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
     this.backendService = new gcp.compute.BackendService(
       `${name}-backend`,
       {
-        name: `${prefix}-kong`,
+        name: `${prefix}-lb`,
         loadBalancingScheme: scheme,
         protocol: "HTTP",
         portName: args.portName,

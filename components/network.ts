@@ -11,12 +11,12 @@ export interface NetworkArgs {
   prefix: string;
   /** Subnet range of each region, keyed by region name. */
   subnets: Record<string, string>;
-  /** Network tag of the VMs that serve the load balancer. */
+  /** Network tag of the VMs that serve load balancers. */
   servingTag: string;
-  /** Kong's proxy port: the load balancer's and the VPC's way in. */
-  proxyPort: number;
-  /** Kong's status port, for the load balancer's health checks. */
-  statusPort: number;
+  /** Ports Google's load balancers and health checkers reach on serving VMs, and nothing else. */
+  loadBalancerPorts: number[];
+  /** Ports the stack's own subnets reach on serving VMs (Kong's proxy, standalone's tiers). */
+  internalPorts: number[];
   /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
   privateServicesRange?: string;
 }
@@ -85,11 +85,11 @@ export class Network extends pulumi.ComponentResource {
     const firewall = (role: string, args: Omit<gcp.compute.FirewallArgs, "network" | "name">) =>
       new gcp.compute.Firewall(`${name}-${role}`, { name: `${prefix}-${role}`, network: this.network.id, ...args }, { parent: this });
     firewall("allow-lb", {
-      description: "Load balancer proxies and health checks to Kong's proxy and status ports",
+      description: "Google's load balancers and health checkers to the serving ports only",
       direction: "INGRESS",
       sourceRanges: [...googleFrontEndRanges],
       targetTags: [args.servingTag],
-      allows: [{ protocol: "tcp", ports: [String(args.proxyPort), String(args.statusPort)] }],
+      allows: [{ protocol: "tcp", ports: args.loadBalancerPorts.map(String) }],
     });
     firewall("allow-iap-ssh", {
       description: "SSH through Identity-Aware Proxy only",
@@ -98,11 +98,11 @@ export class Network extends pulumi.ComponentResource {
       allows: [{ protocol: "tcp", ports: ["22"] }],
     });
     firewall("allow-internal", {
-      description: "Kong's proxy port and ICMP between the stack's own subnets",
+      description: "The serving ports and ICMP between the stack's own subnets",
       direction: "INGRESS",
       sourceRanges: Object.values(args.subnets),
       targetTags: [args.servingTag],
-      allows: [{ protocol: "tcp", ports: [String(args.proxyPort)] }, { protocol: "icmp" }],
+      allows: [{ protocol: "tcp", ports: args.internalPorts.map(String) }, { protocol: "icmp" }],
     });
 
     if (args.privateServicesRange) {

@@ -95,3 +95,12 @@ const compactWords: Record<string, string> = {
 export function compactRegionName(name: string): string {
   return name.replace(/[a-z]+/g, (word) => compactWords[word] ?? word);
 }
+
+/**
+ * The geographic prefix of a region's routes, `/api/<geo>/<direction>`: `us-east4` gives
+ * `/api/us/east`, `europe-west1` gives `/api/europe/west`.
+ */
+export function defaultRoutePrefix(name: string): string {
+  const match = /^([a-z]+)-([a-z]+)\d+$/.exec(name);
+  return match ? `/api/${match[1]}/${match[2]}` : "";
+}

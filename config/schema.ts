@@ -59,6 +59,10 @@ export const ServiceSchema = z.strictObject({
   port: z.number().int().min(1024).max(65535),
   /** Path that answers 2xx when the service is ready; the boot waits for it. */
   healthPath: routePath,
+  /**
+   * `{{kong}}` in a value becomes the URL of this region's Kong: `http://127.0.0.1:<proxyPort>` on
+   * a VM with Kong, the regional Kong tier's address and route prefix in standalone.
+   */
   env: z.record(envName, z.string()).default({}),
   /** Environment variables read from Secret Manager at boot: variable name to secret id. */
   secretEnv: z.record(envName, secretId).default({}),
@@ -82,7 +86,11 @@ export const RegionSchema = z.strictObject({
   autoscaling: AutoscalingSchema.optional(),
   /** @default the region's fixed slot in `network.subnetPool` */
   subnetCidr: z.string().optional(),
+  /** standalone only: prefix of this region's routes. @default `/api/<geo>/<direction>` from the region name */
+  routePrefix: z.string().regex(/^(\/[a-z0-9-]+)+$/, "a path such as /api/us/east").optional(),
 });
+
+export const topologies = ["sidecar", "shared-db", "standalone", "dbless"] as const;
 
 const cidrText = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 10.0.0.0/12");
 
@@ -92,8 +100,14 @@ export const StackConfigSchema = z.strictObject({
     .string()
     .regex(/^[a-z][a-z0-9]{0,9}$/, "1 to 10 lowercase letters and digits, starting with a letter")
     .default("geo"),
-  /** @default "shared-db" */
-  topology: z.enum(["shared-db"]).default("shared-db"),
+  /**
+   * sidecar: Kong with a local PostgreSQL on every VM; shared-db: Kong on every VM sharing Cloud SQL;
+   * standalone: per region a Kong tier and a tier per service behind internal load balancers;
+   * dbless: Kong with a declarative config and no database. @default "shared-db"
+   */
+  topology: z.enum(topologies).default("shared-db"),
+  /** standalone only: the user-facing service the global load balancer fronts. @default the first service */
+  entryService: z.string().optional(),
   /** Keyed by GCP region name, so adding a region never renames another region's resources. */
   regions: z.record(z.string(), RegionSchema).refine((r) => Object.keys(r).length > 0, "at least one region"),
   /** @default "e2-standard-2" */

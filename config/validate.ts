@@ -4,8 +4,16 @@
  */
 import { z } from "zod";
 import { formatCidr, nthSubnet, overlaps, parseCidr, reservedRanges } from "./cidr";
-import { compactRegionName, knownRegions, regionInfo, zonesOf } from "./regions";
+import { maxResourceName, maxTemplatePrefix, serviceAccountIdPattern, tierAccountId, tierName } from "./naming";
+import { compactRegionName, defaultRoutePrefix, knownRegions, regionInfo, zonesOf } from "./regions";
 import { ParsedStackConfig, ServiceConfig, StackConfigSchema } from "./schema";
+
+export type Topology = ParsedStackConfig["topology"];
+
+/** Topologies whose Kong keeps its entities in the shared Cloud SQL database. */
+export function usesCloudSql(topology: Topology): boolean {
+  return topology === "shared-db" || topology === "standalone";
+}
 
 /** Config key namespace, equal to the project name in Pulumi.yaml. */
 export const configNamespace = "geo-api-layer";
@@ -22,6 +30,8 @@ export interface RegionPlan {
   readonly size?: number;
   readonly autoscaling?: { minReplicas: number; maxReplicas: number; cpuTarget: number };
   readonly subnetCidr: string;
+  /** Prefix of this region's routes in standalone, e.g. `/api/us/east`. */
+  readonly routePrefix: string;
 }
 
 export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "region" | "replicaRegion"> {
@@ -32,11 +42,14 @@ export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "regio
   readonly replica?: { region: string; zone: string };
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database"> {
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService"> {
   /** The GCP project (`gcp:project`). */
   readonly project: string;
   readonly regions: RegionPlan[];
-  readonly database: DatabasePlan;
+  /** Kong's Cloud SQL; undefined for topologies without one (sidecar, dbless). */
+  readonly database?: DatabasePlan;
+  /** standalone: the service the global load balancer fronts. */
+  readonly entryService: ServiceConfig;
 }
 
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: string[] };
@@ -53,7 +66,7 @@ export function validateStackConfig(raw: Record<string, unknown>, project: strin
     errors.push(...parsed.error.issues.map((issue) => formatIssue(issue, raw)));
     return { ok: false, errors };
   }
-  const config = resolve(parsed.data, project ?? "", errors);
+  const config = resolve(parsed.data, raw, project ?? "", errors);
   return errors.length === 0 ? { ok: true, config } : { ok: false, errors };
 }
 
@@ -78,13 +91,58 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   return typeof value === "object" ? undefined : value;
 }
 
-function resolve(parsed: ParsedStackConfig, project: string, errors: string[]): StackConfig {
+function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, project: string, errors: string[]): StackConfig {
   const err = (path: PropertyKey[], message: string) => errors.push(`${fieldPath(path)}: ${message}`);
   const regions = Object.entries(parsed.regions).map(([name, region]) => resolveRegion(parsed, name, region, err));
   checkSubnets(parsed, regions, err);
   checkServices(parsed, err);
-  const database = resolveDatabase(parsed, err);
-  return { ...parsed, project, regions, database };
+  const entryService = checkTopology(parsed, raw, regions, err);
+  checkNames(parsed, regions, err);
+  const database = usesCloudSql(parsed.topology) ? resolveDatabase(parsed, err) : undefined;
+  const { entryService: _entry, ...rest } = parsed;
+  return { ...rest, project, regions, database, entryService };
+}
+
+/** Every per-region name the components will build, against GCP's length and character rules. */
+function checkNames(parsed: ParsedStackConfig, regions: RegionPlan[], err: Report) {
+  const tiers: { tier?: string; path: PropertyKey[] }[] =
+    parsed.topology === "standalone"
+      ? [{ tier: "kong", path: ["prefix"] }, ...parsed.services.map((s, i) => ({ tier: s.name, path: ["services", i, "name"] }))]
+      : [{ path: ["prefix"] }];
+  for (const region of regions) {
+    for (const { tier, path } of tiers) {
+      const name = tierName(parsed.prefix, region.name, tier);
+      const longest = `${name}-autoheal`;
+      if (longest.length > maxResourceName) err(path, `makes the name "${longest}" (${longest.length} characters); GCP allows ${maxResourceName}`);
+      if (`${name}-`.length > maxTemplatePrefix) err(path, `makes the template prefix "${name}-" longer than ${maxTemplatePrefix} characters`);
+      const account = tierAccountId(parsed.prefix, region.name, tier);
+      if (!serviceAccountIdPattern.test(account)) {
+        err(path, `makes the service account id "${account}"; ids are 6 to 30 lowercase letters, digits and hyphens`);
+      }
+    }
+  }
+}
+
+/** Options that only some topologies accept; anything else is rejected, naming the topology. */
+function checkTopology(parsed: ParsedStackConfig, raw: Record<string, unknown>, regions: RegionPlan[], err: Report): ServiceConfig {
+  const { topology } = parsed;
+  const onlyFor = (path: PropertyKey[], allowed: string) =>
+    err(path, `applies to the ${allowed} topolog${allowed.includes(" and ") ? "ies" : "y"} only; this stack's topology is ${topology}`);
+  if (raw.database !== undefined && !usesCloudSql(topology)) onlyFor(["database"], "shared-db and standalone");
+  if (topology !== "standalone") {
+    if (parsed.entryService !== undefined) onlyFor(["entryService"], "standalone");
+    Object.entries(parsed.regions).forEach(([name, r]) => r.routePrefix !== undefined && onlyFor(["regions", name, "routePrefix"], "standalone"));
+  } else {
+    const owners = new Map<string, string>();
+    for (const region of regions) {
+      const owner = owners.get(region.routePrefix);
+      if (owner) err(["regions", region.name, "routePrefix"], `"${region.routePrefix}" is also ${owner}'s route prefix; set a distinct routePrefix`);
+      owners.set(region.routePrefix, region.name);
+    }
+  }
+  const entry = parsed.services.find((s) => s.name === (parsed.entryService ?? parsed.services[0]?.name));
+  if (!entry) err(["entryService"], `"${parsed.entryService}" is not a service; allowed: ${parsed.services.map((s) => s.name).join(", ")}`);
+  return entry ?? parsed.services[0];
 }
 
 type Report = (path: PropertyKey[], message: string) => void;
@@ -126,6 +184,7 @@ function resolveRegion(
     size: autoscaling ? undefined : (region.size ?? zones.length),
     autoscaling,
     subnetCidr: subnetCidr ?? "",
+    routePrefix: region.routePrefix ?? (info ? defaultRoutePrefix(name) : ""),
   };
 }
 

@@ -31,31 +31,52 @@ export function architectureDot(resources: RecordedResource[]): string {
   lines.push(`  lb [label=${quote(`Global external Application LB\none anycast address ${ports.join(" ")}`)}, fillcolor="#fef7e0"];`);
   lines.push('  users -> lb [label="nearest healthy region"];');
 
-  const autoscalers = new Map(ofType(resources, "RegionAutoscaler").map((a) => [a.region, a.autoscalingPolicy]));
+  const autoscalers = new Map(ofType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
   const templates = ofType(resources, "InstanceTemplate");
   const dbInstances = ofType(resources, "sql/databaseInstance:DatabaseInstance");
   const primary = dbInstances.find((d) => !d.masterInstanceName);
   const replica = dbInstances.find((d) => d.masterInstanceName);
+  const lbGroups: string[] = ofType(resources, "compute/backendService:BackendService").flatMap((b) => b.backends.map((x: Inputs) => x.group));
 
-  const groups = ofType(resources, "RegionInstanceGroupManager").sort((a, b) => a.region.localeCompare(b.region));
-  for (const group of groups) {
-    const region: string = group.region;
-    const scaling = autoscalers.get(region);
-    const size = scaling ? `${scaling.minReplicas}-${scaling.maxReplicas} VMs (autoscaled)` : `${group.targetSize} VMs`;
-    const template = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`));
-    const services = template ? serviceNames(template.metadataStartupScript ?? "") : [];
-    const kong = `kong_${id(region)}`;
+  const groups = ofType(resources, "RegionInstanceGroupManager").sort((a, b) => a.name.localeCompare(b.name));
+  for (const region of [...new Set(groups.map((g) => g.region as string))].sort()) {
+    const inRegion = groups.filter((g) => g.region === region);
+    const zones = inRegion[0].distributionPolicyZones.length;
     lines.push(`  subgraph cluster_${id(region)} {`);
-    lines.push(`    label=${quote(`${region}: ${size} in ${group.distributionPolicyZones.length} zones`)}; style="rounded"; color="#4285f4";`);
-    lines.push(`    ${kong} [label="Kong (proxy, status)", fillcolor="#e6f4ea"];`);
-    for (const service of services) {
-      lines.push(`    ${id(`${region}_${service}`)} [label=${quote(service)}];`);
-      lines.push(`    ${kong} -> ${id(`${region}_${service}`)} [label="loopback"];`);
+    lines.push(`    label=${quote(`${region} (${zones} zones)`)}; style="rounded"; color="#4285f4";`);
+    const edges: string[] = [];
+    let kongNode = "";
+    const serviceNodes: { node: string; entry: boolean }[] = [];
+    for (const group of inRegion) {
+      const scaling = autoscalers.get(group.name);
+      const size = scaling ? `${scaling.minReplicas}-${scaling.maxReplicas} VMs` : `${group.targetSize} VMs`;
+      const script: string = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`))?.metadataStartupScript ?? "";
+      const role = /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "";
+      const node = id(group.name);
+      const served = lbGroups.some((g) => g.endsWith(`/instanceGroups/${group.name}`));
+      if (role === "gateway") {
+        kongNode = node;
+        lines.push(`    ${node} [label=${quote(`Kong on every VM\n${size}`)}, fillcolor="#e6f4ea"];`);
+        for (const service of serviceNames(script)) {
+          lines.push(`    ${node}_${id(service)} [label=${quote(service)}];`);
+          edges.push(`  ${node} -> ${node}_${id(service)} [label="loopback"];`);
+        }
+      } else if (role === "kong-tier") {
+        kongNode = node;
+        lines.push(`    ${node} [label=${quote(`Kong tier\n${size}, internal LB`)}, fillcolor="#e6f4ea"];`);
+      } else {
+        serviceNodes.push({ node, entry: served });
+        lines.push(`    ${node} [label=${quote(`${serviceNames(script).join(", ")} tier\n${size}, internal LB`)}];`);
+      }
+      if (served) edges.push(`  lb -> ${node};`);
     }
     lines.push("  }");
-    lines.push(`  lb -> ${kong};`);
-    if (primary) lines.push(`  ${kong} -> db_primary [style=dashed, label="pg_host"];`);
-    if (replica) lines.push(`  ${kong} -> db_replica [style=dotted, label="pg_ro_host"];`);
+    for (const { node, entry } of serviceNodes) {
+      edges.push(entry ? `  ${node} -> ${kongNode} [label="calls its region's Kong"];` : `  ${kongNode} -> ${node} [label="regional routes"];`);
+    }
+    if (kongNode && primary) edges.push(`  ${kongNode} -> db_primary [style=dashed, label="pg_host"];`);
+    if (kongNode && replica) edges.push(`  ${kongNode} -> db_replica [style=dotted, label="pg_ro_host"];`);
+    lines.push(...edges);
   }
 
   if (primary) {

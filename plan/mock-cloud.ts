@@ -17,9 +17,9 @@ export function mockPassword(resourceName: string): string {
   return `mock-password-${digest(resourceName, 12)}`;
 }
 
-/** A private address inside the private services range, different per instance. */
-function privateAddress(name: string): string {
-  return `10.64.${parseInt(digest(name, 2), 16)}.${(parseInt(digest(name, 4), 16) % 250) + 2}`;
+/** A private address under `base` (two octets), different per resource. */
+function privateAddress(base: string, name: string): string {
+  return `${base}.${parseInt(digest(name, 2), 16)}.${(parseInt(digest(name, 4), 16) % 250) + 2}`;
 }
 
 export function mockResourceState(args: MockResourceArgs, project: string): { id: string; state: Record<string, unknown> } {
@@ -40,8 +40,11 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:secretmanager/secret:Secret":
       return { id: `projects/${project}/secrets/${inputs.secretId}`, state };
     case "gcp:sql/databaseInstance:DatabaseInstance":
-      state.privateIpAddress = privateAddress(name);
+      state.privateIpAddress = privateAddress("10.64", name);
       state.connectionName = `${project}:${inputs.region}:${name}`;
+      break;
+    case "gcp:compute/address:Address":
+      state.address = inputs.address ?? privateAddress("10.0", name);
       break;
     case "gcp:compute/globalAddress:GlobalAddress":
       state.address = inputs.address ?? "203.0.113.10";

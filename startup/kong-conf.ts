@@ -8,6 +8,8 @@ export const googleFrontEndRanges: readonly string[] = ["35.191.0.0/16", "130.21
 
 export interface KongDatabaseEndpoint {
   host: string;
+  /** Cloud SQL is ENCRYPTED_ONLY; a PostgreSQL on loopback needs no TLS. */
+  ssl: boolean;
   /** Read replica Kong reads from through `pg_ro_host`; writes stay on `host`. */
   readReplicaHost?: string;
 }
@@ -52,8 +54,8 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
       ["pg_port", "5432"],
       ["pg_user", "kong"],
       ["pg_database", "kong"],
-      // Cloud SQL is ENCRYPTED_ONLY; its per-instance CA does not name the private IP, so no verify.
-      ["pg_ssl", "on"],
+      // Cloud SQL's per-instance CA does not name the private IP, so TLS without verification.
+      ["pg_ssl", input.database.ssl ? "on" : "off"],
       ["db_update_frequency", "5"],
       // Cached entities never expire; invalidations come through the cluster events table.
       ["db_cache_ttl", "0"],

@@ -5,7 +5,7 @@
  */
 import { createHash } from "crypto";
 import { stringify } from "yaml";
-import type { ServiceConfig } from "../config/schema";
+import type { RouteConfig, ServiceConfig } from "../config/schema";
 
 /** Tag on every entity this project owns; entities with it that are no longer wanted are pruned. */
 export const managedTag = "geo-api-layer";
@@ -41,23 +41,62 @@ export interface KongEntityOptions {
   internalSources: string[];
 }
 
+/** Kong and the services on the same VM: each service on loopback, its routes as configured. */
 export function kongEntities(services: ServiceConfig[], options: KongEntityOptions): KongService[] {
   return services.map((service) => ({
     name: service.name,
     url: `http://127.0.0.1:${service.port}`,
     tags: [managedTag],
-    routes: service.routes.map((route) => ({
-      name: route.name,
-      paths: route.paths,
-      ...(route.methods ? { methods: route.methods } : {}),
-      protocols: ["http", "https"],
-      strip_path: route.stripPath,
-      // The load balancer forwards the user's Host; services build absolute links from it.
-      preserve_host: true,
-      tags: [managedTag],
-      plugins: route.internal ? [internalOnlyPlugin(route.name, options.internalSources)] : [],
-    })),
+    routes: service.routes.map((route) => kongRoute(route.name, route.paths, route, options)),
   }));
+}
+
+export interface RegionalEndpoints {
+  region: string;
+  /** e.g. `/api/us/east` */
+  routePrefix: string;
+  /** Short region name for entity names, e.g. `us-e4`. */
+  shortName: string;
+  /** Address of each service's internal load balancer in this region, by service name. */
+  serviceAddresses: Record<string, string>;
+}
+
+/**
+ * Standalone: every region's routes under its own prefix, each forwarding only to that region's
+ * tier. A Kong service per route path carries the original path, so `/api/us/east/upload` reaches
+ * the Attachments tier in us-east4 as `/upload`.
+ */
+export function regionalKongEntities(services: ServiceConfig[], regions: RegionalEndpoints[], options: KongEntityOptions): KongService[] {
+  return regions.flatMap((region) =>
+    services.flatMap((service) =>
+      service.routes.flatMap((route) =>
+        route.paths.map((path, i) => {
+          const name = `${route.name}${route.paths.length > 1 ? `-${i}` : ""}-${region.shortName}`;
+          const suffix = path === "/" ? "" : path;
+          return {
+            name,
+            url: `http://${region.serviceAddresses[service.name]}:${service.port}${suffix}`,
+            tags: [managedTag, `region-${region.region}`],
+            routes: [{ ...kongRoute(name, [`${region.routePrefix}${suffix}`], route, options), strip_path: true }],
+          };
+        }),
+      ),
+    ),
+  );
+}
+
+function kongRoute(name: string, paths: string[], route: RouteConfig, options: KongEntityOptions): KongRoute {
+  return {
+    name,
+    paths,
+    ...(route.methods ? { methods: route.methods } : {}),
+    protocols: ["http", "https"],
+    strip_path: route.stripPath,
+    // The load balancer forwards the user's Host; services build absolute links from it.
+    preserve_host: true,
+    tags: [managedTag],
+    plugins: route.internal ? [internalOnlyPlugin(name, options.internalSources)] : [],
+  };
 }
 
 function internalOnlyPlugin(routeName: string, internalSources: string[]): KongPlugin {

@@ -9,17 +9,24 @@ export const serviceEnvPath = (name: string) => `/etc/geo-api-layer/${name}.env`
 export const serviceUser = (name: string) => `svc-${name}`;
 export const serviceUnitName = (name: string) => `geo-svc-${name}.service`;
 
+export interface KongUnitOptions {
+  /** Kong reads its database password from the root-only env file. */
+  passwordFile: boolean;
+  /** Kong's PostgreSQL runs on this VM and must be up first. */
+  localDatabase: boolean;
+}
+
 /** Kong's own recommended layout: `kong prepare`, then nginx in the foreground under systemd. */
-export function renderKongUnit(): string {
+export function renderKongUnit(options: KongUnitOptions): string {
+  const after = ["network-online.target", ...(options.localDatabase ? ["postgresql.service"] : [])].join(" ");
   return `[Unit]
 Description=Kong Gateway
-Wants=network-online.target
-After=network-online.target
+Wants=${after}
+After=${after}
 
 [Service]
 Type=simple
-EnvironmentFile=${kongEnvPath}
-Environment=KONG_NGINX_DAEMON=off
+${options.passwordFile ? `EnvironmentFile=${kongEnvPath}\n` : ""}Environment=KONG_NGINX_DAEMON=off
 ExecStartPre=/usr/local/bin/kong prepare -p /usr/local/kong -c ${kongConfPath}
 ExecStart=/usr/local/openresty/nginx/sbin/nginx -p /usr/local/kong -c nginx.conf
 ExecReload=/usr/local/bin/kong prepare -p /usr/local/kong -c ${kongConfPath}

@@ -138,12 +138,12 @@ describe("the critical path", () => {
 describe("the diagram", () => {
   it("draws every region, the database's primary, standby and replica, and the request path", async () => {
     const dot = architectureDot((await recordStack("us-multi")).resources);
-    for (const region of ["us-west2", "us-central1", "us-east4"]) expect(dot).toContain(`cluster_${region.replace(/-/g, "_")}`);
+    for (const region of ["us-west2", "us-central1", "us-east4"]) expect(dot).toContain(`cluster_${region.replace(/-/g, "_")} {`);
     expect(dot).toMatch(/db_primary \[label="primary\\nus-central1-a"/);
     expect(dot).toMatch(/db_standby \[label="HA standby\\nus-central1-b"/);
     expect(dot).toMatch(/db_replica \[label="read replica\\nus-east4-a"/);
     expect(dot).toContain("users -> lb");
-    expect(dot).toContain("kong_us_east4 -> us_east4_messaging");
+    expect(dot).toContain("geo_us_east4 -> geo_us_east4_messaging");
   });
 
   it("in the README is the one the plan draws today", async () => {

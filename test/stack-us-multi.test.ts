@@ -72,7 +72,7 @@ describe("the us-multi stack", () => {
       expect(template.metadata["enable-oslogin"]).toBe("TRUE");
       expect(template.serviceAccount.email).toMatch(/^geo-gw-us-[a-z0-9-]+@/);
       expect(template.serviceAccount.scopes).toEqual(["cloud-platform"]);
-      expect(template.metadataStartupScript).toContain("readonly ROLE=node");
+      expect(template.metadataStartupScript).toContain("readonly ROLE=gateway");
     }
   });
 
@@ -189,7 +189,9 @@ describe("the us-multi stack", () => {
     expect(migrating).toHaveLength(1);
     expect(migrating[0]).toContain("readonly ROLE=migrator");
     expect(inputs(one(stack, "gcp:compute/instance:Instance")).zone.startsWith("us-central1-")).toBe(true);
-    for (const s of scripts.filter((x) => x.includes("ROLE=node"))) {
+    const gateways = scripts.filter((x) => x.includes("ROLE=gateway"));
+    expect(gateways).toHaveLength(regions.length);
+    for (const s of gateways) {
       expect(s).toMatch(/^wait_for_migrations$/m);
       expect(s).not.toMatch(/migrations (bootstrap|up)/);
     }
@@ -198,8 +200,8 @@ describe("the us-multi stack", () => {
   it("checks every public route through the load balancer after the rollout", () => {
     const check = inputs(one(stack, "command:local:Command"));
     expect(check.environment.BASE_URL).toBe("http://203.0.113.10");
-    expect(check.create).toMatch(/^check GET '\/'$/m);
-    expect(check.create).toMatch(/^check GET '\/ping'$/m);
+    expect(check.create).toMatch(/^check GET '\/' kong$/m);
+    expect(check.create).toMatch(/^check GET '\/ping' kong$/m);
     expect(check.create).not.toContain("/upload");
     // A new template (a rollout) or a new migrator reruns the check.
     const templates = ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);

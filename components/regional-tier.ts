@@ -1,6 +1,7 @@
 /**
- * RegionalGateway: one region's fleet of VMs running Kong and the microservices: its service
- * account, instance template, regional managed instance group, autohealing and autoscaler.
+ * RegionalTier: a fleet of identical VMs in one region: its service account, instance template,
+ * regional managed instance group over the region's zones, autohealing and optional autoscaler.
+ * A gateway fleet (Kong and every service on each VM) is one tier; standalone has several.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -8,83 +9,77 @@ import type { RegionPlan } from "../config/validate";
 import { rollingUpdatePolicy } from "./update-policy";
 import { createWorkloadIdentity, vmSettings } from "./vm";
 
-/** Named port of the groups; the backend service's `portName` must be the same. */
-export const proxyPortName = "kong-proxy";
+export interface NamedPort {
+  name: string;
+  port: number;
+}
 
-export interface RegionalGatewayArgs {
-  prefix: string;
+export interface RegionalTierArgs {
+  /** Base of the group's and template's names (config/naming.ts). */
+  tierName: string;
+  /** The tier's service account id (config/naming.ts). */
+  accountId: string;
+  /** What runs on the VMs, for the service account's display name. */
+  description: string;
   project: string;
   region: RegionPlan;
   machineType: string;
   image: string;
   bootDiskSizeGb: number;
   subnetwork: pulumi.Input<string>;
-  /** Network tag the firewall opens to the load balancer. */
-  servingTag: string;
+  /** Network tags the firewall rules select. */
+  tags: string[];
   /** The rendered boot script (startup/startup-script.ts). */
   startupScript: pulumi.Input<string>;
   /** Secrets the VMs read at boot (`projects/…/secrets/…`). */
   secretIds: pulumi.Input<string>[];
-  proxyPort: number;
-  statusPort: number;
+  namedPorts: NamedPort[];
+  /** Liveness check that autohealing uses: slower than any load balancer's. */
+  autohealing: { port: number; path: string };
   /** Seconds a first boot may take: autohealing's grace period and the rollout's minReadySec. */
   bootBudgetSec: number;
   labels: Record<string, string>;
   apis: pulumi.Resource[];
 }
 
-export class RegionalGateway extends pulumi.ComponentResource {
+export class RegionalTier extends pulumi.ComponentResource {
   public readonly group: gcp.compute.RegionInstanceGroupManager;
-  /** The group's instance group URL: a backend of the load balancer. */
+  /** The group's instance group URL: a backend of a load balancer. */
   public readonly instanceGroup: pulumi.Output<string>;
   public readonly template: gcp.compute.InstanceTemplate;
-  public readonly serviceAccountEmail: pulumi.Output<string>;
 
-  constructor(name: string, args: RegionalGatewayArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("geo-api-layer:gateway:RegionalGateway", name, {}, opts);
-    const { prefix, region } = args;
+  constructor(name: string, args: RegionalTierArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:compute:RegionalTier", name, {}, opts);
+    const { region } = args;
     const account = createWorkloadIdentity(
       name,
-      {
-        project: args.project,
-        accountId: `${prefix}-gw-${region.shortName}`,
-        displayName: `Kong gateway VMs in ${region.name}`,
-        secretIds: args.secretIds,
-      },
+      { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds },
       this,
     );
-    this.serviceAccountEmail = account.email;
-
-    const vm = vmSettings({
-      subnetwork: args.subnetwork,
-      serviceAccountEmail: account.email,
-      tags: [args.servingTag],
-      labels: args.labels,
-    });
     // Auto-named from a prefix: a change creates the new template before the old one is deleted.
     this.template = new gcp.compute.InstanceTemplate(
       `${name}-template`,
       {
-        namePrefix: `${prefix}-${region.name}-`,
+        namePrefix: `${args.tierName}-`,
         machineType: args.machineType,
         disks: [{ sourceImage: args.image, diskSizeGb: args.bootDiskSizeGb, diskType: "pd-balanced", boot: true, autoDelete: true }],
         metadataStartupScript: args.startupScript,
-        ...vm,
+        ...vmSettings({ subnetwork: args.subnetwork, serviceAccountEmail: account.email, tags: args.tags, labels: args.labels }),
       },
       { parent: this, dependsOn: args.apis },
     );
 
-    // Liveness, not readiness, and slower than the load balancer: a database outage makes every
-    // node not-ready at once, and recreating the whole fleet then would turn it into an outage.
+    // Liveness, and slower than the load balancer: a shared dependency's outage (the database)
+    // makes every VM unready at once, and recreating the whole fleet then would make it worse.
     const autohealing = new gcp.compute.HealthCheck(
       `${name}-autoheal`,
       {
-        name: `${prefix}-${region.name}-autoheal`,
+        name: `${args.tierName}-autoheal`,
         checkIntervalSec: 10,
         timeoutSec: 5,
         healthyThreshold: 2,
         unhealthyThreshold: 6,
-        httpHealthCheck: { port: args.statusPort, requestPath: "/status" },
+        httpHealthCheck: { port: args.autohealing.port, requestPath: args.autohealing.path },
       },
       { parent: this, dependsOn: args.apis },
     );
@@ -92,13 +87,13 @@ export class RegionalGateway extends pulumi.ComponentResource {
     this.group = new gcp.compute.RegionInstanceGroupManager(
       `${name}-group`,
       {
-        name: `${prefix}-${region.name}`,
-        baseInstanceName: `${prefix}-${region.name}`,
+        name: args.tierName,
+        baseInstanceName: args.tierName,
         region: region.name,
         distributionPolicyZones: region.zones,
         distributionPolicyTargetShape: "EVEN",
         versions: [{ name: "primary", instanceTemplate: this.template.selfLinkUnique }],
-        namedPorts: [{ name: proxyPortName, port: args.proxyPort }],
+        namedPorts: args.namedPorts,
         // Left unset with an autoscaler, which owns the size.
         targetSize: region.size,
         autoHealingPolicies: { healthCheck: autohealing.id, initialDelaySec: args.bootBudgetSec },
@@ -112,7 +107,7 @@ export class RegionalGateway extends pulumi.ComponentResource {
       new gcp.compute.RegionAutoscaler(
         `${name}-autoscaler`,
         {
-          name: `${prefix}-${region.name}`,
+          name: args.tierName,
           region: region.name,
           target: this.group.id,
           autoscalingPolicy: {
@@ -126,11 +121,6 @@ export class RegionalGateway extends pulumi.ComponentResource {
       );
     }
 
-    this.registerOutputs({
-      group: this.group,
-      instanceGroup: this.instanceGroup,
-      template: this.template,
-      serviceAccountEmail: this.serviceAccountEmail,
-    });
+    this.registerOutputs({ group: this.group, instanceGroup: this.instanceGroup, template: this.template });
   }
 }

@@ -1,0 +1,102 @@
+/**
+ * StandaloneRegion: the design's option 2 in one region: a Kong tier and a tier per microservice,
+ * each in its own group behind a regional internal load balancer. Services call their region's
+ * Kong, whose regional routes forward only to this region's tiers.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ServiceConfig } from "../config/schema";
+import { tierAccountId, tierName } from "../config/naming";
+import type { RegionPlan } from "../config/validate";
+import { InternalLoadBalancer } from "./internal-load-balancer";
+import { RegionalTier, RegionalTierArgs } from "./regional-tier";
+
+/** The tier settings every tier of the stack shares. */
+export type SharedTierArgs = Pick<
+  RegionalTierArgs,
+  "project" | "machineType" | "image" | "bootDiskSizeGb" | "tags" | "bootBudgetSec" | "labels" | "apis"
+>;
+
+export interface StandaloneRegionArgs {
+  prefix: string;
+  region: RegionPlan;
+  tier: SharedTierArgs;
+  network: pulumi.Input<string>;
+  subnetwork: pulumi.Input<string>;
+  services: ServiceConfig[];
+  proxyPort: number;
+  statusPort: number;
+  /** The Kong tier's boot script. */
+  kongScript: pulumi.Input<string>;
+  /** Secrets the Kong tier reads (the database password). */
+  kongSecretIds: pulumi.Input<string>[];
+  /** A service tier's boot script, given the URL of this region's Kong with its route prefix. */
+  serviceScript: (service: ServiceConfig, kongUrl: string) => string;
+  /** Secrets a service tier reads. */
+  serviceSecretIds: (service: ServiceConfig) => string[];
+}
+
+export class StandaloneRegion extends pulumi.ComponentResource {
+  public readonly kongAddress: pulumi.Output<string>;
+  /** Internal load balancer address of each service tier, by service name. */
+  public readonly serviceAddresses: Record<string, pulumi.Output<string>>;
+  /** Every tier, the Kong tier first. */
+  public readonly tiers: Record<string, RegionalTier>;
+
+  constructor(name: string, args: StandaloneRegionArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("geo-api-layer:standalone:StandaloneRegion", name, {}, opts);
+    const { prefix, region } = args;
+    const tier = (role: string, description: string, extra: Pick<RegionalTierArgs, "startupScript" | "secretIds" | "namedPorts" | "autohealing">) =>
+      new RegionalTier(
+        `${name}-${role}`,
+        {
+          ...args.tier,
+          ...extra,
+          tierName: tierName(prefix, region.name, role),
+          accountId: tierAccountId(prefix, region.name, role),
+          description,
+          region,
+          subnetwork: args.subnetwork,
+        },
+        { parent: this },
+      );
+    const ilb = (role: string, group: RegionalTier, port: number, healthCheck: { port: number; path: string }) =>
+      new InternalLoadBalancer(
+        `${name}-${role}-ilb`,
+        {
+          tierName: tierName(prefix, region.name, role),
+          region: region.name,
+          network: args.network,
+          subnetwork: args.subnetwork,
+          instanceGroup: group.instanceGroup,
+          port,
+          healthCheck,
+        },
+        { parent: this },
+      );
+
+    const kongLiveness = { port: args.statusPort, path: "/status" };
+    const kong = tier("kong", "Kong tier", {
+      startupScript: args.kongScript,
+      secretIds: args.kongSecretIds,
+      namedPorts: [{ name: "kong-proxy", port: args.proxyPort }],
+      autohealing: kongLiveness,
+    });
+    this.kongAddress = ilb("kong", kong, args.proxyPort, kongLiveness).address;
+    this.tiers = { kong };
+    this.serviceAddresses = {};
+    for (const service of args.services) {
+      const health = { port: service.port, path: service.healthPath };
+      const serviceTier = tier(service.name, `${service.name} tier`, {
+        startupScript: this.kongAddress.apply((address) =>
+          args.serviceScript(service, `http://${address}:${args.proxyPort}${region.routePrefix}`),
+        ),
+        secretIds: args.serviceSecretIds(service),
+        namedPorts: [{ name: service.name, port: service.port }],
+        autohealing: health,
+      });
+      this.tiers[service.name] = serviceTier;
+      this.serviceAddresses[service.name] = ilb(service.name, serviceTier, service.port, health).address;
+    }
+    this.registerOutputs({ kongAddress: this.kongAddress, serviceAddresses: this.serviceAddresses, tiers: this.tiers });
+  }
+}

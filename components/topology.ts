@@ -1,0 +1,57 @@
+/**
+ * What each topology means for the parts every topology has: the load balancer's health check,
+ * the ports the firewall opens, Kong's configuration. Pure; the components follow it.
+ */
+import type { ServiceConfig } from "../config/schema";
+import type { StackConfig, Topology } from "../config/validate";
+import { kongAdminPort } from "../config/validate";
+import { KongDatabaseEndpoint, renderKongConf } from "../startup/kong-conf";
+import { declarativeConfigPath } from "../startup/startup-script";
+
+export interface HealthCheckTarget {
+  port: number;
+  path: string;
+}
+
+/**
+ * What the global load balancer checks. shared-db: liveness, because Kong keeps proxying from its
+ * cache while the shared database is away, and readiness would take every region out at once.
+ * sidecar and dbless: readiness, which only this VM's own database or loaded config decides.
+ * standalone: the user-facing service itself, which the load balancer fronts directly.
+ */
+export function loadBalancerHealthCheck(config: StackConfig): HealthCheckTarget {
+  const status = config.kong.statusPort;
+  switch (config.topology) {
+    case "shared-db":
+      return { port: status, path: "/status" };
+    case "sidecar":
+    case "dbless":
+      return { port: status, path: "/status/ready" };
+    case "standalone":
+      return { port: config.entryService.port, path: config.entryService.healthPath };
+  }
+}
+
+/** Kong runs on the same VMs as the services (one tier per region). */
+export function isColocated(topology: Topology): boolean {
+  return topology !== "standalone";
+}
+
+export function firewallPorts(config: StackConfig): { loadBalancer: number[]; internal: number[] } {
+  const kong = [config.kong.proxyPort, config.kong.statusPort];
+  if (isColocated(config.topology)) return { loadBalancer: kong, internal: [config.kong.proxyPort] };
+  // Standalone: the global load balancer reaches the entry tier, internal load balancers and their
+  // health checks (from the same Google ranges) reach every tier.
+  const servicePorts = config.services.map((s: ServiceConfig) => s.port);
+  return { loadBalancer: [...kong, ...servicePorts], internal: [config.kong.proxyPort, ...servicePorts] };
+}
+
+/** kong.conf for a topology; `database` is the shared or local PostgreSQL, none for dbless. */
+export function kongConfFor(config: StackConfig, database?: KongDatabaseEndpoint): string {
+  return renderKongConf({
+    ...config.kong,
+    adminPort: kongAdminPort,
+    database,
+    ...(config.topology === "dbless" ? { declarativeConfigPath } : {}),
+  });
+}

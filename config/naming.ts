@@ -1,0 +1,27 @@
+/**
+ * Names of per-region resources, built in one place so validation can check GCP's limits on
+ * exactly the names the components will use.
+ */
+import { compactRegionName } from "./regions";
+
+/** GCP resource names: at most 63 characters, RFC 1035. */
+export const maxResourceName = 63;
+/** An instance template's `namePrefix` (GCP appends a timestamp and counter). */
+export const maxTemplatePrefix = 54;
+/** Service account ids: 6 to 30 characters. */
+export const serviceAccountIdPattern = /^[a-z][-a-z0-9]{4,28}[a-z0-9]$/;
+
+/**
+ * A fleet of identical VMs in one region: `geo-us-east4` for a gateway fleet (Kong and every
+ * service on each VM), `geo-us-east4-kong` or `geo-us-east4-attachments` for a standalone tier.
+ */
+export function tierName(prefix: string, region: string, tier?: string): string {
+  return [prefix, region, ...(tier ? [tier] : [])].join("-");
+}
+
+/** The tier's own service account: `geo-gw-us-e4`, `geo-kong-us-e4`, `geo-us-e4-attachments`. */
+export function tierAccountId(prefix: string, region: string, tier?: string): string {
+  const short = compactRegionName(region);
+  if (!tier) return `${prefix}-gw-${short}`;
+  return tier === "kong" ? `${prefix}-kong-${short}` : `${prefix}-${short}-${tier}`;
+}

@@ -41,6 +41,14 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
+/** Loads the program anew, so one process can plan several stacks (libraries stay loaded). */
+function requireFresh(path: string): unknown {
+  for (const key of Object.keys(require.cache)) {
+    if (key.startsWith(projectDir) && !key.includes("node_modules") && !key.startsWith(__dirname)) delete require.cache[key];
+  }
+  return require(path);
+}
+
 /** The plan of a stack file, recorded under the mock runtime. */
 export async function planStack(stack: string, stackFile?: string): Promise<{ plan: PlanDocument; errors: string[] }> {
   const file = readStackFile(projectDir, stack, stackFile);
@@ -48,7 +56,7 @@ export async function planStack(stack: string, stackFile?: string): Promise<{ pl
     project: file.project,
     stack,
     config: file.config,
-    program: () => require(join(projectDir, "index")),
+    program: () => requireFresh(join(projectDir, "index")),
   });
   return { plan: toPlanDocument(file.project, stack, recording.resources), errors: recording.errors };
 }

@@ -67,6 +67,12 @@ describe("invalid config", () => {
     [{ prefix: "Geo_Layer" }, "geo-api-layer:prefix: 1 to 10 lowercase letters and digits"],
     [{ colour: "blue" }, 'Unrecognized key: "colour"'],
     [{ services: [] }, "geo-api-layer:services"],
+    [{ topology: "sidecar" }, "geo-api-layer:database: applies to the shared-db and standalone topologies only; this stack's topology is sidecar"],
+    [{ topology: "dbless", database: undefined, entryService: "messaging" }, "geo-api-layer:entryService: applies to the standalone topology only"],
+    [{ regions: { "us-east4": { routePrefix: "/api/east" } }, database: { region: "us-east4" } }, "geo-api-layer:regions.us-east4.routePrefix: applies to the standalone topology only"],
+    [{ topology: "standalone", regions: { "us-east1": {}, "us-east4": {} }, database: { region: "us-east1" } }, 'geo-api-layer:regions.us-east4.routePrefix: "/api/us/east" is also us-east1\'s route prefix'],
+    [{ topology: "standalone", entryService: "chat" }, 'geo-api-layer:entryService: "chat" is not a service; allowed: messaging, attachments'],
+    [{ topology: "oracle" }, "geo-api-layer:topology: Invalid option"],
   ])("rejects %j", (overrides, message) => {
     expect(errorsOf(overrides as Record<string, unknown>, "p").join("\n")).toContain(message);
   });
@@ -81,6 +87,14 @@ describe("invalid config", () => {
     }, "p");
     expect(errors).toContain('geo-api-layer:services[0].port: port 8000 is already used by geo-api-layer:kong.proxyPort');
     expect(errors).toContain('geo-api-layer:services[1].routes[1].paths[0]: route path "/login" is already used by geo-api-layer:services[1].routes[0].paths[0]');
+  });
+
+  it("rejects a service name that makes a standalone tier's names too long for GCP", () => {
+    const [messaging, attachments] = usMulti.services as Record<string, unknown>[];
+    const errors = errorsOf({ topology: "standalone", regions: { "northamerica-northeast1": {} }, database: { region: "northamerica-northeast1" }, services: [messaging, { ...attachments, name: "attachments-and-reminders-svc" }] }, "p");
+    expect(errors).toContain(
+      'geo-api-layer:services[1].name: makes the service account id "geo-na-ne1-attachments-and-reminders-svc"; ids are 6 to 30 lowercase letters, digits and hyphens',
+    );
   });
 
   it("reports every error at once, the missing project among them", () => {

@@ -1,0 +1,151 @@
+/**
+ * What a region outage does to a stack, read from its recorded plan: remove every resource of the
+ * lost region and follow each route from the global load balancer (or from a region's own callers,
+ * for standalone's regional routes) to the service that answers it.
+ */
+import { parse } from "yaml";
+import { filesWrittenBy } from "../startup/startup-script";
+import type { RecordedResource } from "./record";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Inputs = any;
+
+export interface KongRouteTarget {
+  route: string;
+  paths: string[];
+  /** Where Kong forwards: `127.0.0.1` (the same VM) or an internal load balancer's address. */
+  host: string;
+  /** Restricted to loopback and the VPC: not reachable through the global load balancer. */
+  internal: boolean;
+}
+
+export interface RouteStatus {
+  route: string;
+  paths: string[];
+  /** How callers reach it: the global load balancer, or only callers inside `region`. */
+  entry: "global" | "regional";
+  /** Regions whose VMs still answer it. */
+  servedFrom: string[];
+}
+
+export interface OutageReport {
+  lostRegion: string;
+  routes: RouteStatus[];
+  /** Changing Kong's routes still works (a database to write to, or config rendered per VM). */
+  configChanges: boolean;
+  /** A new or replaced VM can still boot and join (autoscaling, autohealing, rollouts). */
+  newVms: boolean;
+}
+
+interface Group {
+  name: string;
+  region: string;
+  role: string;
+  script: string;
+}
+
+function ofType(resources: RecordedResource[], suffix: string): Inputs[] {
+  return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
+}
+
+function scriptOf(resources: RecordedResource[], group: Inputs): string {
+  const template = ofType(resources, "InstanceTemplate").find((t) =>
+    String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`),
+  );
+  return template?.metadataStartupScript ?? "";
+}
+
+/** Kong's routes and where they forward, from the entities a VM or the migrator writes. */
+export function kongRouteTargets(script: string): KongRouteTarget[] {
+  const files = filesWrittenBy(script);
+  const declarative = files["/etc/kong/kong.yaml"];
+  const services: Inputs[] = [];
+  if (declarative) services.push(...(parse(declarative) as Inputs).services);
+  const requests = files["/etc/kong/admin-requests.tsv"];
+  if (requests) {
+    const bodies = requests.trim().split("\n").map((line) => {
+      const [, path, body] = line.split("\t");
+      return { path, body: JSON.parse(body) };
+    });
+    for (const s of bodies.filter((r) => r.path.startsWith("/services/"))) {
+      const routes = bodies
+        .filter((r) => r.path.startsWith("/routes/") && r.body.service.name === s.body.name)
+        .map((r) => ({ ...r.body, plugins: bodies.filter((p) => p.path.startsWith("/plugins/") && p.body.route.name === r.body.name).map((p) => p.body) }));
+      services.push({ ...s.body, routes });
+    }
+  }
+  return services.flatMap((service) =>
+    service.routes.map((route: Inputs) => ({
+      route: route.name,
+      paths: route.paths,
+      host: new URL(service.url).hostname,
+      internal: route.plugins.some((p: Inputs) => p.name === "ip-restriction"),
+    })),
+  );
+}
+
+export function outageReport(resources: RecordedResource[], lostRegion: string): OutageReport {
+  const alive = (region: string) => region !== lostRegion;
+  const groups: Group[] = ofType(resources, "RegionInstanceGroupManager").map((g) => {
+    const script = scriptOf(resources, g);
+    return { name: g.name, region: g.region, role: /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "", script };
+  });
+  const entryGroups = ofType(resources, "compute/backendService:BackendService")
+    .flatMap((b) => b.backends.map((x: Inputs) => String(x.group).split("/").pop()))
+    .map((name: string) => groups.find((g) => g.name === name)!);
+  // Internal load balancer address to the region of the tier behind it.
+  const ilbRegion = new Map<string, string>(ofType(resources, "compute/forwardingRule:ForwardingRule").map((f) => [f.ipAddress, f.region]));
+  const primary = ofType(resources, "sql/databaseInstance:DatabaseInstance").find((d) => !d.masterInstanceName);
+  const migrator = ofType(resources, "compute/instance:Instance")[0];
+  const routes: RouteStatus[] = [];
+
+  const gateways = groups.filter((g) => g.role === "gateway");
+  if (gateways.length) {
+    // Kong and the services on each VM: every gateway answers every route on loopback, from its
+    // own config (dbless, sidecar) or from its cache of the shared database's.
+    const targets = kongRouteTargets(migrator?.metadataStartupScript ?? gateways[0].script).filter((t) => !t.internal);
+    const servedFrom = entryGroups.filter((g) => alive(g.region)).map((g) => g.region).sort();
+    routes.push(...targets.map((t) => ({ route: t.route, paths: t.paths, entry: "global" as const, servedFrom })));
+  } else {
+    // Standalone: the load balancer fronts the entry tier directly; each region's Kong forwards
+    // its regional routes to internal load balancers, reachable only inside their own region.
+    const entry = entryGroups.filter((g) => alive(g.region));
+    routes.push({ route: "entry-service", paths: ["/"], entry: "global", servedFrom: entry.map((g) => g.region).sort() });
+    for (const target of kongRouteTargets(migrator?.metadataStartupScript ?? "")) {
+      const region = ilbRegion.get(target.host) ?? "";
+      const kongThere = groups.some((g) => g.role === "kong-tier" && g.region === region);
+      routes.push({ route: target.route, paths: target.paths, entry: "regional", servedFrom: alive(region) && kongThere ? [region] : [] });
+    }
+  }
+  // Writes (and `kong migrations list`) go to the primary; with a replica, Kong reads entities
+  // through pg_ro_host, so the replica's region is a dependency too.
+  const replica = ofType(resources, "sql/databaseInstance:DatabaseInstance").find((d) => d.masterInstanceName);
+  const databaseUp = (!primary || alive(primary.region)) && (!replica || alive(replica.region));
+  return { lostRegion, routes, configChanges: databaseUp, newVms: databaseUp };
+}
+
+/**
+ * One row of the README's outage table; the README must carry exactly these rows.
+ * @param roles what else a region holds, e.g. `{ "us-central1": "database" }`
+ */
+export function renderOutageRow(topology: string, report: OutageReport, roles: Record<string, string>): string {
+  const lost = `${report.lostRegion}${roles[report.lostRegion] ? ` (${roles[report.lostRegion]})` : ""}`;
+  const global = report.routes.filter((r) => r.entry === "global");
+  const regional = report.routes.filter((r) => r.entry === "regional");
+  const publicServed = [...new Set(global.flatMap((r) => r.servedFrom))].sort().join(", ") || "none";
+  const regionalServed = regional.length ? `${regional.filter((r) => r.servedFrom.length).length} of ${regional.length}` : "n/a";
+  const yesNo = (ok: boolean) => (ok ? "yes" : "no");
+  return `| ${topology} | ${lost} | ${publicServed} | ${regionalServed} | ${yesNo(report.configChanges)} | ${yesNo(report.newVms)} |`;
+}
+
+/** The database's and the replica's regions, for the outage table. */
+export function databaseRoles(resources: RecordedResource[]): Record<string, string> {
+  const roles: Record<string, string> = {};
+  for (const d of ofType(resources, "sql/databaseInstance:DatabaseInstance")) roles[d.region] = d.masterInstanceName ? "read replica" : "database";
+  return roles;
+}
+
+/** The regions with instance groups, sorted. */
+export function groupRegions(resources: RecordedResource[]): string[] {
+  return [...new Set(ofType(resources, "RegionInstanceGroupManager").map((g) => g.region as string))].sort();
+}

@@ -1,0 +1,164 @@
+/** Each topology is one config value: what it creates, what it must not, and how it survives a region outage. */
+import { readFileSync } from "fs";
+import { join } from "path";
+import type { Recording } from "../plan/record";
+import { databaseRoles, groupRegions, kongRouteTargets, outageReport, renderOutageRow } from "../plan/outage";
+import { filesWrittenBy } from "../startup/startup-script";
+import { exampleStacks } from "../scripts/outage-table";
+import { inputs, ofType, one, projectDir, recordStack } from "./support/stack";
+import { checkFile } from "./support/tools";
+
+const stacks: Record<string, Recording> = {};
+beforeAll(async () => {
+  for (const [topology, stack] of Object.entries(exampleStacks)) stacks[topology] = await recordStack(stack);
+});
+
+const templates = (topology: string) => ofType(stacks[topology], "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+const lbHealth = (topology: string) =>
+  ofType(stacks[topology], "gcp:compute/healthCheck:HealthCheck").map(inputs).find((h) => h.name === "geo-lb-health").httpHealthCheck;
+
+describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => {
+  it("plans without errors, with every region behind the global load balancer", () => {
+    expect(stacks[topology].errors).toEqual([]);
+    const backend = inputs(one(stacks[topology], "gcp:compute/backendService:BackendService"));
+    expect(backend.backends).toHaveLength(3);
+  });
+
+  it("boot scripts pass shellcheck and bash -n", () => {
+    for (const t of templates(topology)) {
+      expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "boot.sh", t.metadataStartupScript)).toEqual({ status: 0, output: "" });
+      expect(checkFile(["bash", "-n"], "boot.sh", t.metadataStartupScript).status).toBe(0);
+    }
+  });
+});
+
+describe("sidecar and dbless", () => {
+  it.each(["sidecar", "dbless"])("%s creates no Cloud SQL, no peering, no secret and no migrator", (topology) => {
+    for (const type of [
+      "gcp:sql/databaseInstance:DatabaseInstance",
+      "gcp:servicenetworking/connection:Connection",
+      "gcp:secretmanager/secret:Secret",
+      "gcp:compute/instance:Instance",
+    ]) {
+      expect(ofType(stacks[topology], type)).toHaveLength(0);
+    }
+  });
+
+  it("sidecar VMs create their own database, migrate it and write their own entities, with routes on loopback", () => {
+    for (const t of templates("sidecar")) {
+      const script: string = t.metadataStartupScript;
+      expect(script).toMatch(/^prepare_local_database\nrun_migrations\n/m);
+      expect(script).toMatch(/^apply_kong_entities$/m);
+      expect(script).not.toContain("secret_env_line KONG_PG_PASSWORD");
+      const conf = filesWrittenBy(script)["/etc/kong/kong.conf"];
+      expect(conf).toMatch(/^pg_host = 127\.0\.0\.1$/m);
+      expect(kongRouteTargets(script).every((r) => r.host === "127.0.0.1")).toBe(true);
+    }
+  });
+
+  it("dbless VMs run Kong with database = off from a declarative config that deck validates", () => {
+    for (const t of templates("dbless")) {
+      const files = filesWrittenBy(t.metadataStartupScript);
+      expect(files["/etc/kong/kong.conf"]).toMatch(/^database = off$/m);
+      expect(files["/etc/kong/kong.conf"]).toMatch(/^declarative_config = \/etc\/kong\/kong\.yaml$/m);
+      expect(checkFile(["deck", "validate", "-s"], "kong.yaml", files["/etc/kong/kong.yaml"]).status).toBe(0);
+    }
+  });
+
+  it("check readiness at the load balancer, which only the VM's own database or config decides", () => {
+    expect(lbHealth("sidecar")).toEqual({ port: 8100, requestPath: "/status/ready" });
+    expect(lbHealth("dbless")).toEqual({ port: 8100, requestPath: "/status/ready" });
+    expect(lbHealth("shared-db")).toEqual({ port: 8100, requestPath: "/status" });
+  });
+});
+
+describe("standalone", () => {
+  it("creates a Kong tier and a tier per service in every region, each behind an internal load balancer", () => {
+    const stack = stacks.standalone;
+    const groups = ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager").map((g) => inputs(g).name).sort();
+    expect(groups).toEqual(
+      ["us-central1", "us-east4", "us-west2"].flatMap((r) => ["attachments", "kong", "messaging"].map((t) => `geo-${r}-${t}`)),
+    );
+    const rules = ofType(stack, "gcp:compute/forwardingRule:ForwardingRule").map(inputs);
+    expect(rules).toHaveLength(9);
+    for (const rule of rules) expect(rule).toMatchObject({ loadBalancingScheme: "INTERNAL", ipProtocol: "TCP" });
+    for (const backend of ofType(stack, "gcp:compute/regionBackendService:RegionBackendService").map(inputs)) {
+      expect(backend.loadBalancingScheme).toBe("INTERNAL");
+    }
+  });
+
+  it("fronts the user-facing service with the global load balancer, checking its own health path", () => {
+    const backend = inputs(one(stacks.standalone, "gcp:compute/backendService:BackendService"));
+    expect(backend.backends.map((b: { group: string }) => b.group.split("/").pop()).sort()).toEqual([
+      "geo-us-central1-messaging",
+      "geo-us-east4-messaging",
+      "geo-us-west2-messaging",
+    ]);
+    expect(backend.portName).toBe("messaging");
+    expect(lbHealth("standalone")).toEqual({ port: 8080, requestPath: "/login" });
+  });
+
+  it("never points a regional route at another region's backend", () => {
+    const migrator = inputs(one(stacks.standalone, "gcp:compute/instance:Instance"));
+    const ilbs = ofType(stacks.standalone, "gcp:compute/forwardingRule:ForwardingRule").map(inputs);
+    const prefixes: Record<string, string> = { "us-west2": "/api/us/west", "us-central1": "/api/us/central", "us-east4": "/api/us/east" };
+    const targets = kongRouteTargets(migrator.metadataStartupScript);
+    expect(targets).toHaveLength(9);
+    for (const target of targets) {
+      const ilb = ilbs.find((f) => f.ipAddress === target.host);
+      expect(ilb).toBeDefined();
+      for (const path of target.paths) expect(path.startsWith(prefixes[ilb.region])).toBe(true);
+    }
+    expect(targets.map((t) => t.paths[0])).toContain("/api/us/east/upload");
+  });
+
+  it("points each region's Messaging at its own region's Kong", () => {
+    const ilbs = ofType(stacks.standalone, "gcp:compute/forwardingRule:ForwardingRule").map(inputs);
+    for (const t of templates("standalone").filter((x) => x.namePrefix.endsWith("-messaging-"))) {
+      const region = /^geo-(.+)-messaging-$/.exec(t.namePrefix)![1];
+      const kong = ilbs.find((f) => f.name === `geo-${region}-kong-ilb`);
+      const route = /^KONG_ATTACHMENTS_API_ROUTE="(.*)"$/m.exec(t.metadataStartupScript)![1];
+      expect(route).toMatch(new RegExp(`^http://${kong.ipAddress.replace(/\./g, "\\.")}:8000/api/us/[a-z]+/upload$`));
+    }
+  });
+});
+
+describe("a region outage", () => {
+  it("keeps every public route served from the other two regions, in every topology", () => {
+    for (const topology of Object.keys(exampleStacks)) {
+      for (const lost of groupRegions(stacks[topology].resources)) {
+        const report = outageReport(stacks[topology].resources, lost);
+        for (const route of report.routes.filter((r) => r.entry === "global")) {
+          expect(route.servedFrom).toHaveLength(2);
+          expect(route.servedFrom).not.toContain(lost);
+        }
+      }
+    }
+  });
+
+  it("loses exactly the lost region's regional routes in standalone", () => {
+    const report = outageReport(stacks.standalone.resources, "us-east4");
+    const regional = report.routes.filter((r) => r.entry === "regional");
+    const lost = regional.filter((r) => r.servedFrom.length === 0);
+    expect(lost.map((r) => r.paths[0]).sort()).toEqual(["/api/us/east", "/api/us/east/ping", "/api/us/east/upload"]);
+  });
+
+  it("freezes Kong's config and stops new VMs only where a shared database's region is lost", () => {
+    const byRegion = (topology: string, region: string) => outageReport(stacks[topology].resources, region);
+    expect(byRegion("shared-db", "us-central1")).toMatchObject({ configChanges: false, newVms: false });
+    expect(byRegion("shared-db", "us-east4")).toMatchObject({ configChanges: false, newVms: false });
+    expect(byRegion("shared-db", "us-west2")).toMatchObject({ configChanges: true, newVms: true });
+    for (const topology of ["sidecar", "dbless"]) {
+      for (const region of ["us-central1", "us-east4", "us-west2"]) expect(byRegion(topology, region)).toMatchObject({ configChanges: true, newVms: true });
+    }
+  });
+
+  it("is described in the README exactly as these tests find it", () => {
+    const readme = readFileSync(join(projectDir, "README.md"), "utf8");
+    for (const [topology, stack] of Object.entries(stacks)) {
+      for (const region of groupRegions(stack.resources)) {
+        expect(readme).toContain(renderOutageRow(topology, outageReport(stack.resources, region), databaseRoles(stack.resources)));
+      }
+    }
+  });
+});

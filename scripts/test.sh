@@ -4,9 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests call: shellcheck, bats, Kong's deck, PostgreSQL.
+# Debian packages the tests call: shellcheck, Kong's deck, jq (the boot scripts use it), PostgreSQL.
 missing=()
-for tool in shellcheck:shellcheck bats:bats deck:deck pg_ctlcluster:postgresql; do
+for tool in shellcheck:shellcheck deck:deck jq:jq pg_ctlcluster:postgresql; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if ((${#missing[@]})); then

@@ -26,12 +26,13 @@ trap 'fail "line $LINENO: $BASH_COMMAND exited with status $?"' ERR
 
 seconds_left() { echo $((BOOT_BUDGET_SEC - (SECONDS - started_at))); }
 
-# retry ATTEMPTS COMMAND...: transient apt and network failures get a few tries with backoff.
+# retry ATTEMPTS COMMAND...: transient apt and network failures get a few tries with backoff;
+# the last failure fails the boot, naming the command.
 retry() {
   local attempts=$1 n=1
   shift
   until "$@"; do
-    if ((n >= attempts)); then return 1; fi
+    if ((n >= attempts)); then fail "gave up after $attempts attempts: $*"; fi
     log "retrying ($n/$attempts): $*"
     sleep $((n * RETRY_BACKOFF_SEC))
     n=$((n + 1))
@@ -86,7 +87,7 @@ secret_env_line() {
   token=$(metadata "instance/service-accounts/default/token" | jq -r .access_token)
   curl -fsS --retry 5 -H "Authorization: Bearer $token" "https://secretmanager.googleapis.com/v1/$2:access" |
     jq -r --arg name "$1" '(.payload.data | @base64d) as $value
-      | if ($value | test("[\\\\u0000-\\\\u001f]")) then error("secret of \\\\($name) has control characters")
+      | if ($value | test("[\\u0000-\\u001f]")) then error("secret of \\($name) has control characters")
         else $name + "=" + ($value | tojson) end'
 }
 `;
@@ -150,7 +151,8 @@ apply_kong_entities() {
         log "deleting $kind/$name, no longer configured"
         curl -fsS -o /dev/null -X DELETE "$ADMIN/$kind/$name"
       fi
-    done < <(curl -fsS "$ADMIN/$kind?tags=geo-api-layer&size=1000" | jq -r '.data[] | if .name then .name else .id end')
+    # Plugins are addressed by id (their name is the plugin type); routes and services by name.
+    done < <(curl -fsS "$ADMIN/$kind?tags=geo-api-layer&size=1000" | jq -r --arg kind "$kind" '.data[] | if $kind == "plugins" then .id else .name end')
   done
   log "applied $(grep -c . "$ROOT/etc/kong/admin-requests.tsv") Kong entities"
 }

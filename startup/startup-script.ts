@@ -123,9 +123,12 @@ function installSteps(input: StartupScriptInput): string {
   const kongInstall = input.kong
     ? [
         "# Kong's signed per-version repository; the key must be the one Kong publishes.",
-        `retry 5 curl -fsSL -o "$ROOT/tmp/kong.key" ${repo}/gpg.B9DCD032B1696A89.key`,
-        `gpg --show-keys --with-colons "$ROOT/tmp/kong.key" | grep -q '^fpr:.*B9DCD032B1696A89:' || fail "Kong's repository key has an unexpected fingerprint"`,
-        `gpg --batch --yes --dearmor -o "$ROOT${keyring}" "$ROOT/tmp/kong.key"`,
+        "key=$(mktemp)",
+        `retry 5 curl -fsSL -o "$key" ${repo}/gpg.B9DCD032B1696A89.key`,
+        `gpg --show-keys --with-colons "$key" | grep -q '^fpr:.*B9DCD032B1696A89:' || fail "Kong's repository key has an unexpected fingerprint"`,
+        `mkdir -p "$ROOT${keyring.slice(0, keyring.lastIndexOf("/"))}"`,
+        `gpg --batch --yes --dearmor -o "$ROOT${keyring}" "$key"`,
+        'rm -f "$key"',
         `write_file /etc/apt/sources.list.d/kong-gateway-39.list 0644 <<<"deb [signed-by=${keyring}] ${repo}/deb/debian ${input.debianCodename} main"`,
         "retry 5 apt_get update",
         `retry 5 apt_get install kong=${input.kong.version}`,
@@ -149,6 +152,7 @@ function installSteps(input: StartupScriptInput): string {
   });
   return [
     "install_packages() {",
+    ...(input.kong ? ["local key"] : []),
     'log "installing packages (first boot)"',
     "retry 5 apt_get update",
     `retry 5 apt_get install ${aptPackages(input).join(" ")}`,

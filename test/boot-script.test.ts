@@ -1,0 +1,255 @@
+/** What a VM does at boot: the rendered scripts run in a sandbox, twice, and fail the way they should. */
+import { ServiceSchema } from "../config/schema";
+import { renderKongConf } from "../startup/kong-conf";
+import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
+import { KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
+import { callIndex, Sandbox, SandboxRun } from "./support/sandbox";
+
+const services = [
+  ServiceSchema.parse({
+    name: "notes",
+    port: 9001,
+    healthPath: "/health",
+    env: { KONG_URL: "{{kong}}/echo" },
+    secretEnv: { NOTES_DB_PASSWORD: "notes-db" },
+    routes: [
+      { name: "notes", paths: ["/notes"] },
+      { name: "notes-internal", paths: ["/internal"], internal: true },
+    ],
+    run: { kind: "git", repository: "https://git.example.com/notes.git", ref: "v1.2.3", directory: "app", packages: ["openjdk-17-jre-headless"], build: "make jar", command: "java -jar notes.jar" },
+  }),
+  ServiceSchema.parse({
+    name: "echo",
+    port: 9002,
+    healthPath: "/healthz",
+    routes: [{ name: "echo", paths: ["/echo"] }],
+    run: { kind: "container", image: "registry.example.com/echo@sha256:0123" },
+  }),
+];
+const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
+const requests = renderAdminRequests(adminRequests(entities));
+const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", database: { host: "10.64.0.5", ssl: true } });
+const secret = "projects/proj/secrets/kong-db-password";
+
+function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInput> = {}, conf = sharedConf): string {
+  return renderStartupScript({
+    role: mode ? (mode.kind === "migrator" ? "migrator" : "gateway") : "service-tier",
+    region: "us-east4",
+    debianCodename: "bookworm",
+    kong: mode ? { mode, conf, version: "3.9.1", statusPort: 8100, adminPort: 8001 } : undefined,
+    services: mode?.kind === "migrator" ? [] : services,
+    kongUrl: "http://127.0.0.1:8000",
+    project: "proj",
+    bootBudgetSec: 60,
+    ...overrides,
+  });
+}
+
+const gateway = script({ kind: "shared-db", passwordSecret: secret });
+const newSandbox = () =>
+  new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("kong-db-password", "kong-pass").secret("notes-db", 'n0tes "quoted"');
+/** Fails with the run's output and calls, which is what anyone debugging the script needs. */
+const expectStatus = (run: SandboxRun, status: number) => {
+  if (run.status !== status) throw new Error(`exit status ${run.status}, expected ${status}\n${run.output}\ncalls:\n${run.calls.join("\n")}`);
+};
+const inOrder = (calls: string[], prefixes: string[]) => {
+  const positions = prefixes.map((p) => callIndex(calls, p));
+  expect(positions.every((p) => p >= 0)).toBe(true);
+  expect(positions).toEqual([...positions].sort((a, b) => a - b));
+};
+
+describe("a gateway on the shared database", () => {
+  const sandbox = newSandbox().migrations("0");
+  const first = sandbox.run(gateway);
+  const second = sandbox.run(gateway);
+
+  it("installs Kong pinned from its signed repository, then the services, on first boot", () => {
+    expectStatus(first, 0);
+    inOrder(first.calls, [
+      "apt-get -o DPkg::Lock::Timeout=300 -q -y update",
+      "apt-get -o DPkg::Lock::Timeout=300 -q -y install ca-certificates curl docker.io git gnupg jq openjdk-17-jre-headless",
+      "curl -fsSL -o",
+      "gpg --show-keys",
+      "gpg --batch --yes --dearmor",
+      "apt-get -o DPkg::Lock::Timeout=300 -q -y install kong=3.9.1",
+      "apt-mark hold kong",
+      "useradd --system --home-dir /opt/geo-api-layer/notes",
+      "git clone --quiet https://git.example.com/notes.git",
+      "git -C",
+      "runuser -u svc-notes -- bash -c make jar",
+      "docker pull registry.example.com/echo@sha256:0123",
+    ]);
+    expect(sandbox.file("etc/apt/sources.list.d/kong-gateway-39.list")).toBe(
+      "deb [signed-by=/usr/share/keyrings/kong-gateway-39.gpg] https://packages.konghq.com/public/gateway-39/deb/debian bookworm main\n",
+    );
+  });
+
+  it("reads secrets from Secret Manager into root-only env files, never into kong.conf", () => {
+    expect(sandbox.file("etc/kong/kong.env")).toBe('KONG_PG_PASSWORD="kong-pass"\n');
+    expect(sandbox.mode("etc/kong/kong.env")).toBe("600");
+    expect(sandbox.file("etc/kong/kong.conf")).not.toContain("kong-pass");
+    const env = sandbox.file("etc/geo-api-layer/notes.env");
+    expect(sandbox.mode("etc/geo-api-layer/notes.env")).toBe("600");
+    expect(env).toContain('NOTES_DB_PASSWORD="n0tes \\"quoted\\""');
+    expect(env).toContain('KONG_URL="http://127.0.0.1:8000/echo"');
+    expect(env).toContain('REGION="us-east4"');
+    expect(first.calls.some((c) => c.includes("secretmanager.googleapis.com/v1/projects/proj/secrets/kong-db-password/versions/latest:access"))).toBe(true);
+  });
+
+  it("starts the services, waits for them, and only then starts Kong and waits for readiness", () => {
+    inOrder(first.calls, [
+      "systemctl daemon-reload",
+      "kong migrations list",
+      "systemctl enable geo-svc-notes.service geo-svc-echo.service",
+      "systemctl restart geo-svc-notes.service geo-svc-echo.service",
+      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:9001/health",
+      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:9002/healthz",
+      "systemctl enable kong.service",
+      "systemctl restart kong.service",
+      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:8100/status/ready",
+    ]);
+    expect(first.output).toMatch(/ready in \d+ s/);
+  });
+
+  it("writes systemd units with restart policies, services running as their own user", () => {
+    const unit = sandbox.file("etc/systemd/system/geo-svc-notes.service");
+    expect(unit).toContain("User=svc-notes");
+    expect(unit).toContain("Restart=always");
+    expect(unit).toContain("EnvironmentFile=/etc/geo-api-layer/notes.env");
+    expect(sandbox.file("etc/systemd/system/kong.service")).toContain("EnvironmentFile=/etc/kong/kong.env");
+  });
+
+  it("on reboot installs nothing, writes nothing, migrates nothing, and just starts what is stopped", () => {
+    expectStatus(second, 0);
+    for (const prefix of ["apt-get", "apt-mark", "git", "docker pull", "useradd", "gpg", "systemctl daemon-reload", "systemctl restart", "kong migrations bootstrap", "kong migrations up"]) {
+      expect(second.calls.filter((c) => c.startsWith(prefix))).toEqual([]);
+    }
+    expect(second.output).not.toContain("wrote ");
+    expect(second.output).toContain("packages already installed");
+    expect(second.calls).toContain("systemctl start kong.service");
+  });
+
+  it("restarts Kong after a rotated password, rewriting only that file", () => {
+    sandbox.secret("kong-db-password", "rotated");
+    const third = sandbox.run(gateway);
+    expectStatus(third, 0);
+    expect(third.output.match(/wrote \S+/g)).toEqual(["wrote /etc/kong/kong.env"]);
+    expect(third.calls).toContain("systemctl restart kong.service");
+  });
+});
+
+describe("waiting for the migrator", () => {
+  it("starts Kong once kong migrations list reports the schema up to date", () => {
+    const run = newSandbox().migrations("pending:3").run(gateway);
+    expectStatus(run, 0);
+    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(4);
+    expect(run.output).toContain("waiting for the migrator");
+    expect(run.calls.some((c) => /^kong migrations (bootstrap|up|finish)/.test(c))).toBe(false);
+  });
+
+  it("gives up within the boot budget with a clear message, leaving Kong stopped", () => {
+    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" })
+      .secret("kong-db-password", "p")
+      .secret("notes-db", "n")
+      .migrations("4")
+      .run(short);
+    expectStatus(run, 1);
+    expect(run.output).toContain("FAILED: Kong's database schema still not up to date (kong migrations list: 4) after 2 s");
+    expect(run.calls).toContain("systemctl stop kong.service");
+    expect(run.calls.some((c) => c.startsWith("systemctl enable kong.service"))).toBe(false);
+  });
+});
+
+describe("failures autohealing must see", () => {
+  it("a service that never becomes healthy fails the boot before Kong starts", () => {
+    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1", SANDBOX_UNHEALTHY_PORTS: "9001" })
+      .secret("kong-db-password", "p")
+      .secret("notes-db", "n")
+      .migrations("0")
+      .run(short);
+    expectStatus(run, 1);
+    expect(run.output).toContain("FAILED: notes not ready at http://127.0.0.1:9001/health within 2 s of boot");
+    expect(run.calls.some((c) => c.startsWith("systemctl enable kong.service"))).toBe(false);
+  });
+
+  it("a repository key with another fingerprint stops the install", () => {
+    const run = new Sandbox({ SANDBOX_KEY_FINGERPRINT: "DEADBEEFDEADBEEF" }).secret("kong-db-password", "p").run(gateway);
+    expectStatus(run, 1);
+    expect(run.output).toContain("FAILED: Kong's repository key has an unexpected fingerprint");
+    expect(run.calls.some((c) => c.includes("install kong="))).toBe(false);
+  });
+
+  it("a secret that cannot be read fails the boot instead of starting without it", () => {
+    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("notes-db", "n").migrations("0").run(gateway);
+    expectStatus(run, 1);
+    expect(run.output).toContain("FAILED:");
+    expect(run.calls.some((c) => c.startsWith("systemctl enable"))).toBe(false);
+  });
+});
+
+describe("the migrator", () => {
+  const migrator = script({ kind: "migrator", passwordSecret: secret, adminRequests: requests });
+  const sandbox = new Sandbox()
+    .secret("kong-db-password", "kong-pass")
+    .migrations("3")
+    .adminEntity("routes", "old-route", { name: "old-route", tags: ["geo-api-layer"] })
+    .adminEntity("plugins", "0000-stale", { name: "ip-restriction", tags: ["geo-api-layer"] });
+  const first = sandbox.run(migrator);
+  const second = sandbox.run(migrator);
+
+  it("bootstraps a fresh database, upserts every entity, prunes what is no longer configured, and powers off", () => {
+    expectStatus(first, 0);
+    inOrder(first.calls, [
+      "kong migrations list",
+      "kong migrations bootstrap",
+      "systemctl start kong.service",
+      "curl -fsS -o /dev/null -X PUT -H Content-Type: application/json --data",
+      "curl -fsS -o /dev/null -X DELETE http://127.0.0.1:8001/plugins/0000-stale",
+      "curl -fsS -o /dev/null -X DELETE http://127.0.0.1:8001/routes/old-route",
+      "systemctl stop kong.service",
+      "systemctl poweroff",
+    ]);
+    expect(sandbox.adminEntities("services")).toEqual(["echo", "notes"]);
+    expect(sandbox.adminEntities("routes")).toEqual(["echo", "notes", "notes-internal"]);
+    expect(sandbox.adminEntities("plugins")).toEqual([deterministicUuid("ip-restriction:notes-internal")]);
+  });
+
+  it("on a second run migrates nothing, deletes nothing, and upserts the same entities", () => {
+    expectStatus(second, 0);
+    expect(second.calls.some((c) => /^kong migrations (bootstrap|up|finish)/.test(c))).toBe(false);
+    expect(second.calls.some((c) => c.includes("-X DELETE"))).toBe(false);
+    const puts = (run: typeof first) => run.calls.filter((c) => c.includes("-X PUT"));
+    expect(puts(second)).toEqual(puts(first));
+    expect(sandbox.adminEntities("routes")).toEqual(["echo", "notes", "notes-internal"]);
+  });
+
+  it("runs up and finish when migrations are pending", () => {
+    const run = new Sandbox().secret("kong-db-password", "p").migrations("5").run(migrator);
+    expectStatus(run, 0);
+    inOrder(run.calls, ["kong migrations list", "kong migrations up", "kong migrations finish"]);
+  });
+});
+
+describe("a DB-less gateway and a standalone service tier", () => {
+  it("DB-less: writes the declarative config, touches no database and no Kong secret", () => {
+    const dbless = script({ kind: "dbless", declarativeConfig: renderDeclarativeConfig(entities) }, {}, renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", declarativeConfigPath: "/etc/kong/kong.yaml" }));
+    const sandbox = newSandbox();
+    const run = sandbox.run(dbless);
+    expectStatus(run, 0);
+    expect(sandbox.file("etc/kong/kong.yaml")).toContain("_format_version: \"3.0\"");
+    expect(run.calls.some((c) => c.startsWith("kong "))).toBe(false);
+    expect(run.calls.some((c) => c.includes("secrets/kong-db-password"))).toBe(false);
+    expect(sandbox.file("etc/systemd/system/kong.service")).not.toContain("EnvironmentFile");
+  });
+
+  it("service tier: installs no Kong and points the service at its region's Kong", () => {
+    const tier = script(undefined, { kongUrl: "http://10.0.32.7:8000/api/us/east" });
+    const sandbox = newSandbox();
+    const run = sandbox.run(tier);
+    expectStatus(run, 0);
+    expect(run.calls.some((c) => c.includes("konghq") || c.includes("kong.service"))).toBe(false);
+    expect(sandbox.file("etc/geo-api-layer/notes.env")).toContain('KONG_URL="http://10.0.32.7:8000/api/us/east/echo"');
+  });
+});

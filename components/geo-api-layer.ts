@@ -56,6 +56,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         loadBalancerPorts: ports.loadBalancer,
         internalPorts: ports.internal,
         privateServicesRange: config.database ? config.network.privateServicesRange : undefined,
+        labels: resourceLabels(stack, "network"),
       },
       { parent: this },
     );

@@ -16,6 +16,7 @@ export interface InternalLoadBalancerArgs {
   port: number;
   /** Answers 200 when a VM can serve. */
   healthCheck: { port: number; path: string };
+  labels: Record<string, string>;
 }
 
 export class InternalLoadBalancer extends pulumi.ComponentResource {
@@ -26,7 +27,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
     super("geo-api-layer:loadbalancer:InternalLoadBalancer", name, {}, opts);
     const address = new gcp.compute.Address(
       `${name}-address`,
-      { name: `${args.tierName}-ilb`, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork },
+      { name: `${args.tierName}-ilb`, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork, labels: args.labels },
       { parent: this },
     );
     const healthCheck = new gcp.compute.RegionHealthCheck(
@@ -67,6 +68,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
         backendService: backend.id,
         network: args.network,
         subnetwork: args.subnetwork,
+        labels: args.labels,
       },
       { parent: this },
     );

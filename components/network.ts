@@ -19,6 +19,8 @@ export interface NetworkArgs {
   internalPorts: number[];
   /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
   privateServicesRange?: string;
+  /** Labels of the resources that take them. */
+  labels: Record<string, string>;
 }
 
 const baseApis = ["compute", "iam", "logging", "monitoring", "secretmanager"];
@@ -116,6 +118,7 @@ export class Network extends pulumi.ComponentResource {
           address,
           prefixLength: Number(prefixLength),
           network: this.network.id,
+          labels: args.labels,
         },
         { parent: this },
       );

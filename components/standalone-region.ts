@@ -70,6 +70,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
           instanceGroup: group.instanceGroup,
           port,
           healthCheck,
+          labels: args.tier.labels,
         },
         { parent: this },
       );

@@ -63,18 +63,39 @@ export function validateStackConfig(raw: Record<string, unknown>, project: strin
   if (!project) errors.push("gcp:project: not set; run `pulumi config set gcp:project <project-id>`");
   const parsed = StackConfigSchema.safeParse(raw);
   if (!parsed.success) {
-    errors.push(...parsed.error.issues.map((issue) => formatIssue(issue, raw)));
+    errors.push(...parsed.error.issues.flatMap((issue) => formatIssue(issue, raw)));
     return { ok: false, errors };
   }
   const config = resolve(parsed.data, raw, project ?? "", errors);
   return errors.length === 0 ? { ok: true, config } : { ok: false, errors };
 }
 
-function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string {
-  const path = fieldPath(issue.path);
+function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
+  if (issue.code === "unrecognized_keys") {
+    const allowed = allowedKeysAt(StackConfigSchema, issue.path);
+    return issue.keys.map((key) => `${fieldPath([...issue.path, key])}: unknown setting; allowed here: ${allowed.join(", ")}`);
+  }
+  if (issue.code === "invalid_key") {
+    // The key is the bad value; the key schema's own message says what is allowed.
+    const key = issue.path[issue.path.length - 1];
+    return [`${fieldPath(issue.path)}: ${issue.issues[0]?.message ?? issue.message} (got key ${JSON.stringify(key)})`];
+  }
   const value = valueAt(raw, issue.path);
   const got = value === undefined ? "" : ` (got ${JSON.stringify(value)})`;
-  return `${path}: ${issue.message}${got}`;
+  return [`${fieldPath(issue.path)}: ${issue.message}${got}`];
+}
+
+/** The settings an object in the schema accepts at `path`, for "unknown setting" messages. */
+function allowedKeysAt(schema: z.core.$ZodType, path: readonly PropertyKey[]): string[] {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const def = (schema as any)._zod.def;
+  if (["default", "prefault", "optional", "nullable", "pipe"].includes(def.type)) return allowedKeysAt(def.innerType ?? def.in, path);
+  if (def.type === "union") return [...new Set(def.options.flatMap((o: z.core.$ZodType) => allowedKeysAt(o, path)))] as string[];
+  const [head, ...rest] = path;
+  if (def.type === "object") return head === undefined ? Object.keys(def.shape) : def.shape[head as string] ? allowedKeysAt(def.shape[head as string], rest) : [];
+  if (def.type === "record") return allowedKeysAt(def.valueType, rest);
+  if (def.type === "array") return allowedKeysAt(def.element, rest);
+  return [];
 }
 
 function fieldPath(path: readonly PropertyKey[]): string {
@@ -169,6 +190,9 @@ function resolveRegion(
   }
   if (autoscaling && autoscaling.minReplicas < zones.length) {
     err([...path, "autoscaling", "minReplicas"], `minReplicas (${autoscaling.minReplicas}) should be >= the zone count (${zones.length}) so every zone keeps an instance`);
+  }
+  if (region.size !== undefined && region.size < zones.length) {
+    err([...path, "size"], `size (${region.size}) should be >= the zone count (${zones.length}) so every zone keeps an instance; list fewer zones to run fewer VMs`);
   }
   let subnetCidr = region.subnetCidr;
   if (subnetCidr === undefined && info) {

@@ -12,6 +12,7 @@ import { architectureDot, renderSvg } from "./diagram";
 import { diffPlans, renderDiffMarkdown } from "./diff";
 import { PlanDocument, stableJson, toPlanDocument } from "./document";
 import { recordProgram } from "./record";
+import { checkPolicies, policyRules } from "../policy/rules";
 import { readStackFile } from "./stack-file";
 import { renderSummary, renderTree } from "./tree";
 
@@ -56,6 +57,7 @@ export async function planStack(stack: string, stackFile?: string): Promise<{ pl
     project: file.project,
     stack,
     config: file.config,
+    secretKeys: file.secretKeys,
     program: () => requireFresh(join(projectDir, "index")),
   });
   return { plan: toPlanDocument(file.project, stack, recording.resources), errors: recording.errors };
@@ -77,6 +79,10 @@ async function main() {
   process.stdout.write(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
   process.stdout.write(renderTree(plan.resources));
   process.stdout.write(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
+  // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
+  const violations = checkPolicies(plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })));
+  process.stdout.write(`Policies: ${policyRules.length} rules, ${violations.length} violations\n`);
+  for (const v of violations) process.stdout.write(`  ${v.rule}: ${v.resource}: ${v.message}\n`);
 
   rmSync(options.out, { recursive: true, force: true });
   write(join(options.out, "plan.json"), stableJson(plan));
@@ -92,11 +98,12 @@ async function main() {
   write(join(options.out, "architecture.svg"), await renderSvg(dot));
   process.stdout.write(`\nWrote ${options.out}: plan.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
 
+  if (violations.length) process.exitCode = 1;
   if (options.diff) {
     const before = JSON.parse(readFileSync(options.diff, "utf8")) as PlanDocument;
     const changes = diffPlans(before, plan);
     process.stdout.write(`\n${renderDiffMarkdown(options.stack, changes)}`);
-    process.exit(changes.length ? 2 : 0);
+    process.exit(violations.length ? 1 : changes.length ? 2 : 0);
   }
 }
 

@@ -22,6 +22,8 @@ export interface RecordOptions {
   stack: string;
   /** Full config keys (`ns:key`) to string values, as the Pulumi CLI passes them. */
   config: Record<string, string>;
+  /** Keys whose values are secret (`secure:` in the stack file), so reading them yields secrets. */
+  secretKeys?: string[];
   /** Loads the program; called after the mocks are in place. */
   program: () => unknown;
 }
@@ -74,7 +76,7 @@ export async function recordProgram(options: RecordOptions): Promise<Recording> 
     options.stack,
     false,
   );
-  pulumi.runtime.setAllConfig(options.config);
+  pulumi.runtime.setAllConfig(options.config, options.secretKeys);
 
   const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: RegisterRequest, cb: unknown) => unknown };
   const register = monitor.registerResource.bind(monitor);

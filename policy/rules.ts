@@ -1,0 +1,169 @@
+/**
+ * The stack's security and hygiene rules, as pure functions of a resource's type and inputs, so
+ * the same rules run in the CrossGuard pack (`pulumi preview --policy-pack policy`) and offline
+ * over the recorded plan of every example stack. Unknown values (a preview before the first
+ * deployment) are skipped, never reported.
+ */
+import { parseCidr, overlaps } from "../config/cidr";
+import { googleFrontEndRanges } from "../startup/kong-conf";
+
+export interface PolicyResource {
+  type: string;
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  props: Record<string, any>;
+}
+
+export interface PolicyRule {
+  name: string;
+  description: string;
+  /** Violation messages; empty when the resource complies or the rule does not apply. */
+  check(resource: PolicyResource): string[];
+}
+
+const iapRange = "35.235.240.0/20";
+const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
+const vmTypes = ["gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"];
+
+function within(range: string, parents: readonly string[]): boolean {
+  const cidr = parseCidr(range);
+  return cidr !== undefined && parents.some((p) => {
+    const parent = parseCidr(p)!;
+    return overlaps(cidr, parent) && cidr.prefixLength >= parent.prefixLength;
+  });
+}
+
+/** Texts a VM is given: its boot script and every metadata value. */
+function vmTexts(props: PolicyResource["props"]): string[] {
+  const metadata = props.metadata && typeof props.metadata === "object" ? Object.values(props.metadata) : [];
+  return [props.metadataStartupScript, ...metadata].filter((v): v is string => typeof v === "string");
+}
+
+const firewallOnlyLoadBalancer: PolicyRule = {
+  name: "firewall-open-only-to-load-balancers",
+  description: "Ingress from outside the VPC only from Google's load balancer ranges on TCP serving ports, and SSH only from IAP",
+  check({ type, props }) {
+    if (type !== "gcp:compute/firewall:Firewall" || (props.direction ?? "INGRESS") !== "INGRESS" || !Array.isArray(props.sourceRanges)) return [];
+    const allows: { protocol: string; ports?: string[] }[] = props.allows ?? [];
+    return props.sourceRanges.flatMap((range: string) => {
+      if (within(range, privateRanges)) return [];
+      if (within(range, googleFrontEndRanges)) {
+        const bad = allows.filter((a) => a.protocol !== "tcp" || !a.ports?.length || a.ports.some((p) => p.includes("-")));
+        return bad.length ? [`${range} (load balancers) may reach only listed TCP ports, not ${JSON.stringify(bad)}`] : [];
+      }
+      if (within(range, [iapRange])) {
+        const onlySsh = allows.every((a) => a.protocol === "tcp" && a.ports?.length === 1 && a.ports[0] === "22");
+        return onlySsh ? [] : [`${range} (IAP) may reach only tcp:22`];
+      }
+      return [`ingress from ${range} is open to the world; only Google's load balancer ranges and IAP are allowed`];
+    });
+  },
+};
+
+const noExternalIp: PolicyRule = {
+  name: "no-external-ip",
+  description: "VMs have no external IP address; they reach the internet through Cloud NAT",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    const interfaces: { accessConfigs?: unknown[] }[] = props.networkInterfaces ?? [];
+    return interfaces.some((i) => (i.accessConfigs ?? []).length > 0) ? ["a network interface has an access config (an external IP)"] : [];
+  },
+};
+
+const shieldedVm: PolicyRule = {
+  name: "shielded-vm",
+  description: "VMs boot with Secure Boot, vTPM and integrity monitoring",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    const shielded = props.shieldedInstanceConfig ?? {};
+    const off = ["enableSecureBoot", "enableVtpm", "enableIntegrityMonitoring"].filter((k) => shielded[k] !== true);
+    return off.length ? [`Shielded VM settings off: ${off.join(", ")}`] : [];
+  },
+};
+
+const cloudSqlPrivate: PolicyRule = {
+  name: "cloud-sql-private-encrypted-protected",
+  description: "Cloud SQL has no public IP, accepts only encrypted connections, and a primary has backups and deletion protection",
+  check({ type, props }) {
+    if (type !== "gcp:sql/databaseInstance:DatabaseInstance") return [];
+    const settings = props.settings ?? {};
+    const ip = settings.ipConfiguration ?? {};
+    const violations: string[] = [];
+    if (ip.ipv4Enabled !== false) violations.push("ipConfiguration.ipv4Enabled must be false (no public IP)");
+    if (!["ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"].includes(ip.sslMode)) violations.push(`ipConfiguration.sslMode ${JSON.stringify(ip.sslMode)} allows unencrypted connections`);
+    if (props.deletionProtection !== true) violations.push("deletionProtection must be true");
+    if (!props.masterInstanceName && settings.backupConfiguration?.enabled !== true) violations.push("backupConfiguration.enabled must be true on a primary");
+    return violations;
+  },
+};
+
+const adminApiLoopback: PolicyRule = {
+  name: "kong-admin-api-on-loopback",
+  description: "Kong's Admin API listens on loopback only, in every boot script and config a VM gets",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    return vmTexts(props).flatMap((text) =>
+      [...text.matchAll(/^\s*(?:admin_listen\s*=|KONG_ADMIN_LISTEN=)\s*"?([^"\n]+)/gm)]
+        .map((m) => m[1].trim())
+        .filter((value) => value !== "off" && value.split(",").some((l) => !/^(127\.0\.0\.1|\[::1\]|localhost):\d+/.test(l.trim())))
+        .map((value) => `Kong's Admin API listens on ${value}, not only on loopback`),
+    );
+  },
+};
+
+const noSecretInMetadata: PolicyRule = {
+  name: "no-secret-in-metadata",
+  description: "No password, token or key value in instance metadata or boot scripts; VMs read secrets from Secret Manager",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    const literal = /\b([A-Za-z_]*(?:password|passwd|secret|token|api_?key)[A-Za-z_]*)\s*[=:]\s*["']?([A-Za-z0-9+/_.-]{8,})/gi;
+    return vmTexts(props).flatMap((text) => [...text.matchAll(literal)].map((m) => `${m[1]} has a literal value in the VM's metadata`));
+  },
+};
+
+/** Types whose labels live at `labels`, or at `settings.userLabels` for Cloud SQL. */
+const labelledTypes: Record<string, (props: PolicyResource["props"]) => Record<string, string> | undefined> = {
+  "gcp:compute/instanceTemplate:InstanceTemplate": (p) => p.labels,
+  "gcp:compute/instance:Instance": (p) => p.labels,
+  "gcp:compute/globalAddress:GlobalAddress": (p) => p.labels,
+  "gcp:compute/globalForwardingRule:GlobalForwardingRule": (p) => p.labels,
+  "gcp:compute/address:Address": (p) => p.labels,
+  "gcp:compute/forwardingRule:ForwardingRule": (p) => p.labels,
+  "gcp:secretmanager/secret:Secret": (p) => p.labels,
+  "gcp:sql/databaseInstance:DatabaseInstance": (p) => p.settings?.userLabels,
+};
+
+const labelled: PolicyRule = {
+  name: "labelled-with-stack-and-component",
+  description: "Every resource that takes labels carries the stack and component it belongs to",
+  check({ type, props }) {
+    const labelsOf = labelledTypes[type];
+    if (!labelsOf) return [];
+    const labels = labelsOf(props) ?? {};
+    const missing = ["stack", "component"].filter((k) => !labels[k]);
+    return missing.length ? [`labels lack ${missing.join(" and ")}`] : [];
+  },
+};
+
+export const policyRules: PolicyRule[] = [
+  firewallOnlyLoadBalancer,
+  noExternalIp,
+  shieldedVm,
+  cloudSqlPrivate,
+  adminApiLoopback,
+  noSecretInMetadata,
+  labelled,
+];
+
+export interface Violation {
+  rule: string;
+  resource: string;
+  message: string;
+}
+
+/** Every rule over every resource: the offline form of the policy pack. */
+export function checkPolicies(resources: PolicyResource[]): Violation[] {
+  return resources.flatMap((resource) =>
+    policyRules.flatMap((rule) => rule.check(resource).map((message) => ({ rule: rule.name, resource: `${resource.type}::${resource.name}`, message }))),
+  );
+}

@@ -1,0 +1,70 @@
+/** The policy pack's rules: each catches what it is for and passes what is fine; every example stack complies. */
+import { checkPolicies, policyRules, PolicyResource } from "../policy/rules";
+import { exampleStacks } from "../scripts/outage-table";
+import { recordStack } from "./support/stack";
+
+const rule = (name: string) => policyRules.find((r) => r.name === name)!;
+const template = (props: Record<string, unknown>): PolicyResource => ({
+  type: "gcp:compute/instanceTemplate:InstanceTemplate",
+  name: "t",
+  props: {
+    networkInterfaces: [{ subnetwork: "s" }],
+    shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
+    labels: { stack: "s", component: "c" },
+    metadataStartupScript: "admin_listen = 127.0.0.1:8001\n",
+    ...props,
+  },
+});
+const firewall = (sourceRanges: string[], allows: unknown[]): PolicyResource => ({
+  type: "gcp:compute/firewall:Firewall",
+  name: "f",
+  props: { direction: "INGRESS", sourceRanges, allows },
+});
+const database = (overrides: Record<string, unknown> = {}, settings: Record<string, unknown> = {}): PolicyResource => ({
+  type: "gcp:sql/databaseInstance:DatabaseInstance",
+  name: "db",
+  props: {
+    deletionProtection: true,
+    settings: { ipConfiguration: { ipv4Enabled: false, sslMode: "ENCRYPTED_ONLY" }, backupConfiguration: { enabled: true }, userLabels: { stack: "s", component: "c" }, ...settings },
+    ...overrides,
+  },
+});
+
+describe.each([
+  ["firewall-open-only-to-load-balancers", firewall(["0.0.0.0/0"], [{ protocol: "tcp", ports: ["80"] }]), firewall(["35.191.0.0/16", "130.211.0.0/22"], [{ protocol: "tcp", ports: ["8000", "8100"] }]), "open to the world"],
+  ["firewall-open-only-to-load-balancers", firewall(["35.191.0.0/16"], [{ protocol: "all" }]), firewall(["10.0.0.0/20"], [{ protocol: "all" }]), "may reach only listed TCP ports"],
+  ["firewall-open-only-to-load-balancers", firewall(["35.235.240.0/20"], [{ protocol: "tcp", ports: ["22", "3389"] }]), firewall(["35.235.240.0/20"], [{ protocol: "tcp", ports: ["22"] }]), "may reach only tcp:22"],
+  ["no-external-ip", template({ networkInterfaces: [{ subnetwork: "s", accessConfigs: [{}] }] }), template({}), "external IP"],
+  ["shielded-vm", template({ shieldedInstanceConfig: { enableSecureBoot: false, enableVtpm: true, enableIntegrityMonitoring: true } }), template({}), "enableSecureBoot"],
+  ["cloud-sql-private-encrypted-protected", database({}, { ipConfiguration: { ipv4Enabled: true, sslMode: "ENCRYPTED_ONLY" } }), database(), "no public IP"],
+  ["cloud-sql-private-encrypted-protected", database({}, { ipConfiguration: { ipv4Enabled: false, sslMode: "ALLOW_UNENCRYPTED_AND_ENCRYPTED" } }), database(), "allows unencrypted"],
+  ["cloud-sql-private-encrypted-protected", database({ deletionProtection: false }), database(), "deletionProtection"],
+  ["cloud-sql-private-encrypted-protected", database({}, { backupConfiguration: { enabled: false } }), database({ masterInstanceName: "p" }, { backupConfiguration: undefined }), "backupConfiguration"],
+  ["kong-admin-api-on-loopback", template({ metadataStartupScript: "admin_listen = 0.0.0.0:8001\n" }), template({ metadataStartupScript: "admin_listen = 127.0.0.1:8001, 127.0.0.1:8444 ssl\n" }), "not only on loopback"],
+  ["kong-admin-api-on-loopback", template({ metadata: { "user-data": 'KONG_ADMIN_LISTEN="0.0.0.0:8001"' } }), template({ metadata: { "user-data": "KONG_ADMIN_LISTEN=off" } }), "not only on loopback"],
+  ["no-secret-in-metadata", template({ metadata: { env: "DB_PASSWORD=hunter2hunter2" } }), template({ metadataStartupScript: 'kong_env=$(secret_env_line KONG_PG_PASSWORD \'projects/p/secrets/s/versions/latest\')' }), "DB_PASSWORD has a literal value"],
+  ["labelled-with-stack-and-component", template({ labels: { stack: "s" } }), template({}), "labels lack component"],
+])("%s", (name, violating, compliant, message) => {
+  it("reports the violation", () => {
+    expect(rule(name).check(violating).join("\n")).toContain(message);
+  });
+  it("passes the compliant resource", () => {
+    expect(rule(name).check(compliant)).toEqual([]);
+  });
+});
+
+describe("every example stack", () => {
+  it.each(Object.values(exampleStacks))("%s passes every policy", async (stack) => {
+    const recording = await recordStack(stack);
+    expect(recording.errors).toEqual([]);
+    expect(checkPolicies(recording.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })))).toEqual([]);
+  });
+
+  it("would fail a plan whose VM got an external IP", async () => {
+    const recording = await recordStack("us-multi");
+    const resources: PolicyResource[] = recording.resources.map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) }));
+    const vm = resources.find((r) => r.type === "gcp:compute/instance:Instance")!;
+    vm.props.networkInterfaces[0].accessConfigs = [{ natIp: "" }];
+    expect(checkPolicies(resources)).toEqual([{ rule: "no-external-ip", resource: "gcp:compute/instance:Instance::geo-migrator-vm", message: "a network interface has an access config (an external IP)" }]);
+  });
+});

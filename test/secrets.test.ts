@@ -1,0 +1,44 @@
+/** No secret value reaches the recorded plan or any file the plan writes, in any topology. */
+import { spawnSync } from "child_process";
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { mockPassword } from "../plan/mock-cloud";
+import { projectDir } from "./support/stack";
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((entry) => {
+    const path = join(dir, entry);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe.each(["us-multi", "us-standalone", "us-sidecar", "us-dbless"])("the plan of %s", (stack) => {
+  const work = mkdtempSync(join(tmpdir(), "secrets-"));
+  // The stack file plus a `secure:` value, as `pulumi config set --secret` would write it.
+  const stackFile = join(work, `Pulumi.${stack}.yaml`);
+  writeFileSync(stackFile, `${readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8")}  gcp:credentials:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n`);
+  const out = join(work, "out");
+  const run = spawnSync("node", ["-r", "@swc-node/register", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir, encoding: "utf8" });
+  const secrets = [mockPassword("geo-db-password"), "placeholder-for-gcp:credentials", "v1:c2VjcmV0LWNpcGhlcnRleHQ="];
+
+  it("runs", () => {
+    expect({ status: run.status, stderr: run.stderr }).toEqual({ status: 0, stderr: "" });
+  });
+
+  it("shows no secret in its output or in any file it writes", () => {
+    const texts = [run.stdout, ...filesUnder(out).map((f) => readFileSync(f, "utf8"))];
+    expect(texts.length).toBeGreaterThan(5);
+    for (const secret of secrets) expect(texts.filter((t) => t.includes(secret))).toEqual([]);
+  });
+
+  it("marks the database password secret where it is used", () => {
+    const plan = readFileSync(join(out, "plan.json"), "utf8");
+    if (stack === "us-multi" || stack === "us-standalone") {
+      expect(plan).toMatch(/"secretData": "\[secret\]"/);
+      expect(plan).toMatch(/"password": "\[secret\]"/);
+    } else {
+      expect(plan).not.toContain("gcp:secretmanager/secretVersion:SecretVersion");
+    }
+  });
+});

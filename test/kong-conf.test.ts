@@ -1,0 +1,45 @@
+/** Every key of every kong.conf the stack renders is a setting Kong 3.9 knows. */
+import { readFileSync } from "fs";
+import { join } from "path";
+import { filesWrittenBy } from "../startup/startup-script";
+import { exampleStacks } from "../scripts/outage-table";
+import { inputs, recordStack } from "./support/stack";
+
+const known = new Set(
+  readFileSync(join(__dirname, "fixtures", "kong-3.9-settings.txt"), "utf8")
+    .split("\n")
+    .filter((line) => line && !line.startsWith("#")),
+);
+
+/** The keys of a kong.conf: `key = value` lines, comments and blank lines aside. */
+function confKeys(conf: string): string[] {
+  return conf
+    .split("\n")
+    .filter((line) => line.trim() && !line.trim().startsWith("#"))
+    .map((line) => line.split("=")[0].trim());
+}
+
+it("the settings list is Kong's 3.9 list, with the settings this project relies on", () => {
+  expect(known.size).toBeGreaterThan(300);
+  for (const key of ["admin_listen", "status_listen", "pg_ro_host", "db_update_propagation", "declarative_config"]) expect(known).toContain(key);
+  expect(known).not.toContain("cassandra_contact_points");
+});
+
+it.each(Object.entries(exampleStacks))("%s: every kong.conf key is a Kong 3.9 setting", async (_topology, stack) => {
+  const recording = await recordStack(stack);
+  const confs = recording.resources
+    .map((r) => inputs(r).metadataStartupScript as string | undefined)
+    .filter((script): script is string => script !== undefined)
+    .map((script) => filesWrittenBy(script)["/etc/kong/kong.conf"])
+    .filter((conf): conf is string => conf !== undefined);
+  expect(confs.length).toBeGreaterThan(0);
+  for (const conf of confs) {
+    const keys = confKeys(conf);
+    expect(keys.length).toBeGreaterThan(10);
+    expect(keys.filter((key) => !known.has(key))).toEqual([]);
+  }
+});
+
+it("would catch a misspelled setting", () => {
+  expect(confKeys("# c\npg_hots = 10.0.0.1\nadmin_listen = 127.0.0.1:8001\n").filter((key) => !known.has(key))).toEqual(["pg_hots"]);
+});

@@ -3,7 +3,7 @@ import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
 import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
 import { KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
-import { callIndex, Sandbox, SandboxRun } from "./support/sandbox";
+import { callIndex, echoService, expectStatus, Sandbox } from "./support/sandbox";
 
 const services = [
   ServiceSchema.parse({
@@ -18,13 +18,7 @@ const services = [
     ],
     run: { kind: "git", repository: "https://git.example.com/notes.git", ref: "v1.2.3", directory: "app", packages: ["openjdk-17-jre-headless"], build: "make jar", command: "java -jar notes.jar" },
   }),
-  ServiceSchema.parse({
-    name: "echo",
-    port: 9002,
-    healthPath: "/healthz",
-    routes: [{ name: "echo", paths: ["/echo"] }],
-    run: { kind: "container", image: "registry.example.com/echo@sha256:0123" },
-  }),
+  echoService,
 ];
 const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
 const requests = renderAdminRequests(adminRequests(entities));
@@ -48,10 +42,6 @@ function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInpu
 const gateway = script({ kind: "shared-db", passwordSecret: secret });
 const newSandbox = () =>
   new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("kong-db-password", "kong-pass").secret("notes-db", 'n0tes "quoted"');
-/** Fails with the run's output and calls, which is what anyone debugging the script needs. */
-const expectStatus = (run: SandboxRun, status: number) => {
-  if (run.status !== status) throw new Error(`exit status ${run.status}, expected ${status}\n${run.output}\ncalls:\n${run.calls.join("\n")}`);
-};
 const inOrder = (calls: string[], prefixes: string[]) => {
   const positions = prefixes.map((p) => callIndex(calls, p));
   expect(positions.every((p) => p >= 0)).toBe(true);

@@ -7,11 +7,10 @@ import { execFileSync, spawnSync } from "child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
 import { adminRequests, kongEntities, renderAdminRequests } from "../startup/kong-entities";
 import { renderStartupScript } from "../startup/startup-script";
-import { Sandbox, SandboxRun } from "./support/sandbox";
+import { echoService, expectStatus, Sandbox, SandboxRun } from "./support/sandbox";
 
 const pgBin = readdirSync("/usr/lib/postgresql")
   .map((version) => `/usr/lib/postgresql/${version}/bin`)
@@ -53,15 +52,7 @@ function superuser(sql: string): string {
   }).trim();
 }
 
-const services = [
-  ServiceSchema.parse({
-    name: "echo",
-    port: 9002,
-    healthPath: "/healthz",
-    routes: [{ name: "echo", paths: ["/echo"] }],
-    run: { kind: "container", image: "registry.example.com/echo@sha256:0123" },
-  }),
-];
+const services = [echoService];
 const script = renderStartupScript({
   role: "gateway",
   region: "us-east4",
@@ -79,9 +70,6 @@ const script = renderStartupScript({
   bootBudgetSec: 60,
 });
 
-const expectStatus = (run: SandboxRun, status: number) => {
-  if (run.status !== status) throw new Error(`exit status ${run.status}, expected ${status}\n${run.output}\ncalls:\n${run.calls.join("\n")}`);
-};
 
 describe("a sidecar VM's local PostgreSQL", () => {
   let sandbox: Sandbox;

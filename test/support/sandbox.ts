@@ -7,6 +7,7 @@ import { spawnSync } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
+import { ServiceSchema } from "../../config/schema";
 
 const stubs = join(__dirname, "..", "sandbox", "bin");
 
@@ -91,3 +92,17 @@ export class Sandbox {
 export function callIndex(calls: string[], prefix: string): number {
   return calls.findIndex((c) => c.startsWith(prefix));
 }
+
+/** Fails with the run's output and calls, which is what anyone debugging the script needs. */
+export function expectStatus(run: SandboxRun, status: number): void {
+  if (run.status !== status) throw new Error(`exit status ${run.status}, expected ${status}\n${run.output}\ncalls:\n${run.calls.join("\n")}`);
+}
+
+/** A containerised test service for boot scripts. */
+export const echoService = ServiceSchema.parse({
+  name: "echo",
+  port: 9002,
+  healthPath: "/healthz",
+  routes: [{ name: "echo", paths: ["/echo"] }],
+  run: { kind: "container", image: "registry.example.com/echo@sha256:0123" },
+});

@@ -62,12 +62,13 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     );
 
     const bootBudgetSec = firstBootBudgetSec(config.services);
-    const script = (role: string, region: string, services: ServiceConfig[], kongUrl: string, mode?: KongMode, conf?: string) => {
+    /** A VM's boot script; `kongOnVm` is undefined for a standalone service tier. */
+    const script = (role: string, region: string, services: ServiceConfig[], kongUrl: string, kongOnVm?: { mode: KongMode; conf: string }) => {
       const input: StartupScriptInput = {
         role,
         region,
         debianCodename: debianCodenames[config.image],
-        kong: mode && conf ? { mode, conf, version: kong.version, statusPort: kong.statusPort, adminPort: kongAdminPort } : undefined,
+        kong: kongOnVm && { ...kongOnVm, version: kong.version, statusPort: kong.statusPort, adminPort: kongAdminPort },
         services,
         kongUrl,
         project: config.project,
@@ -88,7 +89,14 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     };
 
     // Kong's shared database and the one place that migrates it and writes its entities.
-    let shared: { database: KongDatabase; conf: pulumi.Output<string>; passwordSecretId: pulumi.Output<string> } | undefined;
+    let shared:
+      | {
+          database: KongDatabase;
+          passwordSecretId: pulumi.Output<string>;
+          /** The boot script of a VM whose Kong uses the shared database (`shared-db` or `migrator` mode). */
+          script: (role: string, region: string, services: ServiceConfig[], kongUrl: string, adminRequests?: pulumi.Input<string>) => pulumi.Output<string>;
+        }
+      | undefined;
     if (config.database) {
       const database = new KongDatabase(
         `${name}-db`,
@@ -102,12 +110,20 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      const passwordSecretId = pulumi.interpolate`projects/${config.project}/secrets/${database.passwordSecret.secretId}`;
+      const conf = pulumi
+        .all([database.host, database.readReplicaHost])
+        .apply(([host, readReplicaHost]) => kongConfFor(config, { host, readReplicaHost, ssl: true }));
       shared = {
         database,
-        conf: pulumi
-          .all([database.host, database.readReplicaHost])
-          .apply(([host, readReplicaHost]) => kongConfFor(config, { host, readReplicaHost, ssl: true })),
-        passwordSecretId: pulumi.interpolate`projects/${config.project}/secrets/${database.passwordSecret.secretId}`,
+        passwordSecretId,
+        script: (role, region, services, kongUrl, adminRequests) =>
+          pulumi.all([conf, passwordSecretId, adminRequests]).apply(([c, passwordSecret, requests]) =>
+            script(role, region, services, kongUrl, {
+              conf: c,
+              mode: requests === undefined ? { kind: "shared-db", passwordSecret } : { kind: "migrator", passwordSecret, adminRequests: requests },
+            }),
+          ),
       };
     }
 
@@ -117,21 +133,18 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     let entities: pulumi.Output<string> | undefined;
     if (isColocated(topology)) {
       const loopbackEntities = kongEntities(config.services, { internalSources });
+      const loopbackRequests = renderAdminRequests(adminRequests(loopbackEntities));
       const kongUrl = `http://127.0.0.1:${kong.proxyPort}`;
       const gatewayScript = (region: string): pulumi.Input<string> => {
-        if (shared) {
-          const secret = shared.passwordSecretId;
-          return pulumi.all([shared.conf, secret]).apply(([conf, passwordSecret]) =>
-            script("gateway", region, config.services, kongUrl, { kind: "shared-db", passwordSecret }, conf),
-          );
-        }
+        if (shared) return shared.script("gateway", region, config.services, kongUrl);
         if (topology === "sidecar") {
           const conf = kongConfFor(config, { host: "127.0.0.1", ssl: false });
-          return script("gateway", region, config.services, kongUrl, { kind: "local-db", adminRequests: renderAdminRequests(adminRequests(loopbackEntities)) }, conf);
+          return script("gateway", region, config.services, kongUrl, { conf, mode: { kind: "local-db", adminRequests: loopbackRequests } });
         }
-        return script("gateway", region, config.services, kongUrl, { kind: "dbless", declarativeConfig: renderDeclarativeConfig(loopbackEntities) }, kongConfFor(config));
+        const declarativeConfig = renderDeclarativeConfig(loopbackEntities);
+        return script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config), mode: { kind: "dbless", declarativeConfig } });
       };
-      if (shared) entities = pulumi.output(renderAdminRequests(adminRequests(loopbackEntities)));
+      if (shared) entities = pulumi.output(loopbackRequests);
       for (const region of config.regions) {
         const tier = new RegionalTier(
           `${name}-${region.name}`,
@@ -167,9 +180,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             services: config.services,
             proxyPort: kong.proxyPort,
             statusPort: kong.statusPort,
-            kongScript: pulumi
-              .all([shared!.conf, shared!.passwordSecretId])
-              .apply(([conf, passwordSecret]) => script("kong-tier", region.name, [], "", { kind: "shared-db", passwordSecret }, conf)),
+            kongScript: shared!.script("kong-tier", region.name, [], ""),
             kongSecretIds: [shared!.passwordSecretId],
             serviceScript: (service, kongUrl) => script("service-tier", region.name, [service], kongUrl),
             serviceSecretIds: (service) => serviceSecretIds([service]),
@@ -198,7 +209,6 @@ export class GeoApiLayer extends pulumi.ComponentResource {
 
     let migrator: KongMigrator | undefined;
     if (shared && config.database && entities) {
-      const { conf, passwordSecretId } = shared;
       migrator = new KongMigrator(
         `${name}-migrator`,
         {
@@ -207,10 +217,8 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           zone: config.database.zone,
           image: config.image,
           subnetwork: network.subnets[config.database.region].selfLink,
-          startupScript: pulumi
-            .all([conf, passwordSecretId, entities])
-            .apply(([c, passwordSecret, requests]) => script("migrator", config.database!.region, [], "", { kind: "migrator", passwordSecret, adminRequests: requests }, c)),
-          passwordSecretId,
+          startupScript: shared.script("migrator", config.database.region, [], "", entities),
+          passwordSecretId: shared.passwordSecretId,
           labels: resourceLabels(stack, "kong-migrator"),
           apis: network.apis,
         },

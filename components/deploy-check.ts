@@ -62,7 +62,9 @@ export class DeployCheck extends pulumi.ComponentResource {
         environment: { BASE_URL: args.baseUrl },
         triggers: args.triggers,
       },
-      { parent: this },
+      // A component's dependsOn does not reach its children: the probe itself must wait for the
+      // groups and the load balancer's forwarding rules, not only for the address it reads.
+      { parent: this, dependsOn: opts?.dependsOn },
     );
     this.report = probe.stdout;
     this.registerOutputs({ report: this.report });

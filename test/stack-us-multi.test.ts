@@ -208,6 +208,11 @@ describe("the us-multi stack", () => {
     expect(check.triggers).toHaveLength(templates.length + 1);
     for (const t of templates) expect(check.triggers).toContainEqual(expect.stringContaining(`instanceTemplates/${t.namePrefix}`));
     expect(check.triggers).toContainEqual(expect.stringContaining("instances/geo-kong-migrator"));
+    // It runs after every group and the forwarding rule exist, not merely after the address.
+    const waitsFor = one(stack, "command:local:Command").dependencies;
+    for (const r of [...ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"), one(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule")]) {
+      expect(waitsFor).toContain(r.urn);
+    }
   });
 
   it("labels what it can with the stack and component", () => {

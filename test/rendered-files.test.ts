@@ -4,6 +4,9 @@ import { renderRouteCheckScript } from "../components/deploy-check";
 import { adminRequests, kongEntities, renderDeclarativeConfig } from "../startup/kong-entities";
 import { inputs, recordStack, stackServices } from "./support/stack";
 import { checkFile } from "./support/tools";
+import { spawnSync } from "child_process";
+import { readdirSync } from "fs";
+import { join } from "path";
 
 let stack: Recording;
 beforeAll(async () => {
@@ -61,5 +64,14 @@ describe("the post-deploy route check", () => {
   it("passes shellcheck", () => {
     const script = renderRouteCheckScript([{ method: "GET", path: "/", throughKong: true }, { method: "GET", path: "/login", throughKong: false }], 600);
     expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "check.sh", script)).toEqual({ status: 0, output: "" });
+  });
+});
+
+describe("the boot-script sandbox's stand-ins", () => {
+  it("pass shellcheck", () => {
+    const dir = join(__dirname, "sandbox", "bin");
+    const files = readdirSync(dir).map((f) => join(dir, f));
+    const run = spawnSync("shellcheck", ["-x", "--severity=style", ...files], { encoding: "utf8", cwd: join(__dirname, "..") });
+    expect({ status: run.status, output: run.stdout }).toEqual({ status: 0, output: "" });
   });
 });

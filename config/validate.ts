@@ -154,6 +154,9 @@ function checkTopology(parsed: ParsedStackConfig, raw: Record<string, unknown>, 
     if (parsed.entryService !== undefined) onlyFor(["entryService"], "standalone");
     Object.entries(parsed.regions).forEach(([name, r]) => r.routePrefix !== undefined && onlyFor(["regions", name, "routePrefix"], "standalone"));
   } else {
+    parsed.services.forEach((service, i) => {
+      if (service.name === "kong") err(["services", i, "name"], `"kong" names standalone's Kong tier; choose another service name`);
+    });
     const owners = new Map<string, string>();
     for (const region of regions) {
       const owner = owners.get(region.routePrefix);

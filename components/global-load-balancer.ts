@@ -62,6 +62,8 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
         timeoutSec: args.timeoutSec,
         connectionDrainingTimeoutSec: 30,
         sessionAffinity: args.sessionAffinity,
+        // On Envoy-based load balancers affinity acts only with a consistent-hash locality policy.
+        ...(args.sessionAffinity === "NONE" ? {} : { localityLbPolicy: "RING_HASH" }),
         healthChecks: healthCheck.id,
         backends: Object.values(args.backends).map((group) => ({
           group,

@@ -120,6 +120,7 @@ describe("the us-multi stack", () => {
       groups.map((g) => `https://www.googleapis.com/compute/v1/projects/offline-plan-project/regions/${inputs(g).region}/instanceGroups/${inputs(g).name}`).sort(),
     );
     expect(backend).toMatchObject({ loadBalancingScheme: "EXTERNAL_MANAGED", protocol: "HTTP", logConfig: { enable: true } });
+    expect(backend).toMatchObject({ sessionAffinity: "GENERATED_COOKIE", localityLbPolicy: "RING_HASH" });
     for (const rule of ofType(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule").map(inputs)) {
       expect(rule.loadBalancingScheme).toBe(backend.loadBalancingScheme);
     }

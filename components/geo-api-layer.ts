@@ -18,7 +18,7 @@ import { resourceLabels } from "./labels";
 import { Network } from "./network";
 import { RegionalTier } from "./regional-tier";
 import { StandaloneRegion } from "./standalone-region";
-import { firewallPorts, isColocated, kongConfFor, loadBalancerHealthCheck } from "./topology";
+import { firewallPorts, isColocated, kongConfFor, kongLiveness, kongProxyPortName, loadBalancerHealthCheck } from "./topology";
 
 export interface GeoApiLayerArgs {
   /** The stack's validated config (config/validate.ts). */
@@ -157,8 +157,8 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             subnetwork: network.subnets[region.name].selfLink,
             startupScript: gatewayScript(region.name),
             secretIds: [...(shared ? [shared.passwordSecretId] : []), ...serviceSecretIds(config.services)],
-            namedPorts: [{ name: "kong-proxy", port: kong.proxyPort }],
-            autohealing: { port: kong.statusPort, path: "/status" },
+            namedPorts: [{ name: kongProxyPortName, port: kong.proxyPort }],
+            autohealing: kongLiveness(kong.statusPort),
             labels: resourceLabels(stack, "regional-tier"),
           },
           { parent: this },
@@ -231,7 +231,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       {
         prefix,
         backends: loadBalancerBackends,
-        portName: isColocated(topology) ? "kong-proxy" : config.entryService.name,
+        portName: isColocated(topology) ? kongProxyPortName : config.entryService.name,
         healthCheck: loadBalancerHealthCheck(config),
         domains: config.loadBalancer.domains,
         sessionAffinity: config.loadBalancer.sessionAffinity,

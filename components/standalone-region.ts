@@ -9,6 +9,7 @@ import { tierAccountId, tierName } from "../config/naming";
 import type { RegionPlan } from "../config/validate";
 import { InternalLoadBalancer } from "./internal-load-balancer";
 import { RegionalTier, RegionalTierArgs } from "./regional-tier";
+import { kongLiveness, kongProxyPortName } from "./topology";
 
 /** The tier settings every tier of the stack shares. */
 export type SharedTierArgs = Pick<
@@ -75,14 +76,14 @@ export class StandaloneRegion extends pulumi.ComponentResource {
         { parent: this },
       );
 
-    const kongLiveness = { port: args.statusPort, path: "/status" };
+    const liveness = kongLiveness(args.statusPort);
     const kong = tier("kong", "Kong tier", {
       startupScript: args.kongScript,
       secretIds: args.kongSecretIds,
-      namedPorts: [{ name: "kong-proxy", port: args.proxyPort }],
-      autohealing: kongLiveness,
+      namedPorts: [{ name: kongProxyPortName, port: args.proxyPort }],
+      autohealing: liveness,
     });
-    this.kongAddress = ilb("kong", kong, args.proxyPort, kongLiveness).address;
+    this.kongAddress = ilb("kong", kong, args.proxyPort, liveness).address;
     this.tiers = { kong };
     this.serviceAddresses = {};
     for (const service of args.services) {

@@ -13,6 +13,14 @@ export interface HealthCheckTarget {
   path: string;
 }
 
+/** Named port of Kong's groups; the global backend service's `portName` must be the same. */
+export const kongProxyPortName = "kong-proxy";
+
+/** Kong's liveness on its status port: every Kong group's autohealing check. */
+export function kongLiveness(statusPort: number): HealthCheckTarget {
+  return { port: statusPort, path: "/status" };
+}
+
 /**
  * What the global load balancer checks. shared-db: liveness, because Kong keeps proxying from its
  * cache while the shared database is away, and readiness would take every region out at once.
@@ -23,7 +31,7 @@ export function loadBalancerHealthCheck(config: StackConfig): HealthCheckTarget 
   const status = config.kong.statusPort;
   switch (config.topology) {
     case "shared-db":
-      return { port: status, path: "/status" };
+      return kongLiveness(status);
     case "sidecar":
     case "dbless":
       return { port: status, path: "/status/ready" };

@@ -3,17 +3,11 @@
  * drawing): regions with their groups, Kong and services; the database's primary, standby and
  * replica; the load balancer; and the path a request takes.
  */
+import { databaseInstances, fleets, inputsOfType } from "./fleet";
 import type { RecordedResource } from "./record";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Inputs = any;
 
 const id = (text: string) => text.replace(/[^A-Za-z0-9]/g, "_");
 const quote = (text: string) => `"${text.replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;
-
-function ofType(resources: RecordedResource[], suffix: string): Inputs[] {
-  return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
-}
 
 function serviceNames(script: string): string[] {
   return [...script.matchAll(/^write_unit geo-svc-([a-z0-9-]+)\.service/gm)].map((m) => m[1]);
@@ -27,33 +21,26 @@ export function architectureDot(resources: RecordedResource[]): string {
     '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
     '  users [label="Users", shape=ellipse, fillcolor="#e8f0fe"];',
   ];
-  const ports = ofType(resources, "GlobalForwardingRule").map((r) => `:${r.portRange}`).sort();
+  const ports = inputsOfType(resources, "GlobalForwardingRule").map((r) => `:${r.portRange}`).sort();
   lines.push(`  lb [label=${quote(`Global external Application LB\none anycast address ${ports.join(" ")}`)}, fillcolor="#fef7e0"];`);
   lines.push('  users -> lb [label="nearest healthy region"];');
 
-  const autoscalers = new Map(ofType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
-  const templates = ofType(resources, "InstanceTemplate");
-  const dbInstances = ofType(resources, "sql/databaseInstance:DatabaseInstance");
-  const primary = dbInstances.find((d) => !d.masterInstanceName);
-  const replica = dbInstances.find((d) => d.masterInstanceName);
-  const lbGroups: string[] = ofType(resources, "compute/backendService:BackendService").flatMap((b) => b.backends.map((x: Inputs) => x.group));
+  const autoscalers = new Map(inputsOfType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
+  const { primary, replica } = databaseInstances(resources);
 
-  const groups = ofType(resources, "RegionInstanceGroupManager").sort((a, b) => a.name.localeCompare(b.name));
-  for (const region of [...new Set(groups.map((g) => g.region as string))].sort()) {
+  const groups = fleets(resources);
+  for (const region of [...new Set(groups.map((g) => g.region))].sort()) {
     const inRegion = groups.filter((g) => g.region === region);
-    const zones = inRegion[0].distributionPolicyZones.length;
+    const zones = inRegion[0].group.distributionPolicyZones.length;
     lines.push(`  subgraph cluster_${id(region)} {`);
     lines.push(`    label=${quote(`${region} (${zones} zones)`)}; style="rounded"; color="#4285f4";`);
     const edges: string[] = [];
     let kongNode = "";
     const serviceNodes: { node: string; entry: boolean }[] = [];
-    for (const group of inRegion) {
-      const scaling = autoscalers.get(group.name);
+    for (const { name, role, script, loadBalanced, group } of inRegion) {
+      const scaling = autoscalers.get(name);
       const size = scaling ? `${scaling.minReplicas}-${scaling.maxReplicas} VMs` : `${group.targetSize} VMs`;
-      const script: string = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`))?.metadataStartupScript ?? "";
-      const role = /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "";
-      const node = id(group.name);
-      const served = lbGroups.some((g) => g.endsWith(`/instanceGroups/${group.name}`));
+      const node = id(name);
       if (role === "gateway") {
         kongNode = node;
         lines.push(`    ${node} [label=${quote(`Kong on every VM\n${size}`)}, fillcolor="#e6f4ea"];`);
@@ -65,10 +52,10 @@ export function architectureDot(resources: RecordedResource[]): string {
         kongNode = node;
         lines.push(`    ${node} [label=${quote(`Kong tier\n${size}, internal LB`)}, fillcolor="#e6f4ea"];`);
       } else {
-        serviceNodes.push({ node, entry: served });
+        serviceNodes.push({ node, entry: loadBalanced });
         lines.push(`    ${node} [label=${quote(`${serviceNames(script).join(", ")} tier\n${size}, internal LB`)}];`);
       }
-      if (served) edges.push(`  lb -> ${node};`);
+      if (loadBalanced) edges.push(`  lb -> ${node};`);
     }
     lines.push("  }");
     for (const { node, entry } of serviceNodes) {
@@ -94,7 +81,7 @@ export function architectureDot(resources: RecordedResource[]): string {
     }
     lines.push("  }");
   }
-  for (const migrator of ofType(resources, "compute/instance:Instance")) {
+  for (const migrator of inputsOfType(resources, "compute/instance:Instance")) {
     lines.push(`  migrator [label=${quote(`Kong migrator (one-shot VM)\n${migrator.zone}`)}, fillcolor="#f1f3f4"];`);
     if (primary) lines.push('  migrator -> db_primary [label="migrations, entities"];');
   }

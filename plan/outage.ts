@@ -5,10 +5,8 @@
  */
 import { parse } from "yaml";
 import { filesWrittenBy } from "../startup/startup-script";
+import { databaseInstances, fleets, Inputs, inputsOfType } from "./fleet";
 import type { RecordedResource } from "./record";
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Inputs = any;
 
 export interface KongRouteTarget {
   route: string;
@@ -35,24 +33,6 @@ export interface OutageReport {
   configChanges: boolean;
   /** A new or replaced VM can still boot and join (autoscaling, autohealing, rollouts). */
   newVms: boolean;
-}
-
-interface Group {
-  name: string;
-  region: string;
-  role: string;
-  script: string;
-}
-
-function ofType(resources: RecordedResource[], suffix: string): Inputs[] {
-  return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
-}
-
-function scriptOf(resources: RecordedResource[], group: Inputs): string {
-  const template = ofType(resources, "InstanceTemplate").find((t) =>
-    String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`),
-  );
-  return template?.metadataStartupScript ?? "";
 }
 
 /** Kong's routes and where they forward, from the entities a VM or the migrator writes. */
@@ -86,17 +66,12 @@ export function kongRouteTargets(script: string): KongRouteTarget[] {
 
 export function outageReport(resources: RecordedResource[], lostRegion: string): OutageReport {
   const alive = (region: string) => region !== lostRegion;
-  const groups: Group[] = ofType(resources, "RegionInstanceGroupManager").map((g) => {
-    const script = scriptOf(resources, g);
-    return { name: g.name, region: g.region, role: /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "", script };
-  });
-  const entryGroups = ofType(resources, "compute/backendService:BackendService")
-    .flatMap((b) => b.backends.map((x: Inputs) => String(x.group).split("/").pop()))
-    .map((name: string) => groups.find((g) => g.name === name)!);
+  const groups = fleets(resources);
+  const entryGroups = groups.filter((g) => g.loadBalanced);
   // Internal load balancer address to the region of the tier behind it.
-  const ilbRegion = new Map<string, string>(ofType(resources, "compute/forwardingRule:ForwardingRule").map((f) => [f.ipAddress, f.region]));
-  const primary = ofType(resources, "sql/databaseInstance:DatabaseInstance").find((d) => !d.masterInstanceName);
-  const migrator = ofType(resources, "compute/instance:Instance")[0];
+  const ilbRegion = new Map<string, string>(inputsOfType(resources, "compute/forwardingRule:ForwardingRule").map((f) => [f.ipAddress, f.region]));
+  const { primary, replica } = databaseInstances(resources);
+  const migrator = inputsOfType(resources, "compute/instance:Instance")[0];
   const routes: RouteStatus[] = [];
 
   const gateways = groups.filter((g) => g.role === "gateway");
@@ -119,7 +94,6 @@ export function outageReport(resources: RecordedResource[], lostRegion: string):
   }
   // Writes (and `kong migrations list`) go to the primary; with a replica, Kong reads entities
   // through pg_ro_host, so the replica's region is a dependency too.
-  const replica = ofType(resources, "sql/databaseInstance:DatabaseInstance").find((d) => d.masterInstanceName);
   const databaseUp = (!primary || alive(primary.region)) && (!replica || alive(replica.region));
   return { lostRegion, routes, configChanges: databaseUp, newVms: databaseUp };
 }
@@ -141,11 +115,13 @@ export function renderOutageRow(topology: string, report: OutageReport, roles: R
 /** The database's and the replica's regions, for the outage table. */
 export function databaseRoles(resources: RecordedResource[]): Record<string, string> {
   const roles: Record<string, string> = {};
-  for (const d of ofType(resources, "sql/databaseInstance:DatabaseInstance")) roles[d.region] = d.masterInstanceName ? "read replica" : "database";
+  const { primary, replica } = databaseInstances(resources);
+  if (primary) roles[primary.region] = "database";
+  if (replica) roles[replica.region] = "read replica";
   return roles;
 }
 
 /** The regions with instance groups, sorted. */
 export function groupRegions(resources: RecordedResource[]): string[] {
-  return [...new Set(ofType(resources, "RegionInstanceGroupManager").map((g) => g.region as string))].sort();
+  return [...new Set(fleets(resources).map((g) => g.region))].sort();
 }

@@ -99,6 +99,11 @@ export function filesWrittenBy(script: string): Record<string, string> {
   return files;
 }
 
+/** The role a rendered script names in its `readonly ROLE=` line: the inverse of renderStartupScript. */
+export function roleOf(script: string): string {
+  return /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "";
+}
+
 /** The service with `{{kong}}` resolved and where it runs added to its environment. */
 function serviceOnVm(service: ServiceConfig, input: StartupScriptInput): ServiceConfig {
   const env = Object.fromEntries(Object.entries(service.env).map(([k, v]) => [k, v.split("{{kong}}").join(input.kongUrl)]));

@@ -1,0 +1,47 @@
+/**
+ * Reading a recorded plan: inputs by resource type, each instance group with the boot script its
+ * VMs run, and the database's instances. Shared by the diagram and the outage analysis.
+ */
+import { roleOf } from "../startup/startup-script";
+import type { RecordedResource } from "./record";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Inputs = any;
+
+/** Inputs of every resource whose type ends with `suffix`, e.g. `InstanceTemplate`. */
+export function inputsOfType(resources: RecordedResource[], suffix: string): Inputs[] {
+  return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
+}
+
+export interface Fleet {
+  name: string;
+  region: string;
+  /** The boot script's role: `gateway`, `kong-tier`, `service-tier`. */
+  role: string;
+  script: string;
+  /** A backend of the global load balancer. */
+  loadBalanced: boolean;
+  /** The group's own inputs. */
+  group: Inputs;
+}
+
+/** Every regional instance group, sorted by name, with its template's boot script. */
+export function fleets(resources: RecordedResource[]): Fleet[] {
+  const templates = inputsOfType(resources, "InstanceTemplate");
+  const backends: string[] = inputsOfType(resources, "compute/backendService:BackendService").flatMap((b) =>
+    b.backends.map((x: Inputs) => String(x.group).split("/").pop()),
+  );
+  return inputsOfType(resources, "RegionInstanceGroupManager")
+    .map((group) => {
+      const template = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`));
+      const script: string = template?.metadataStartupScript ?? "";
+      return { name: group.name, region: group.region, role: roleOf(script), script, loadBalanced: backends.includes(group.name), group };
+    })
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** Kong's Cloud SQL primary and read replica, where the plan has them. */
+export function databaseInstances(resources: RecordedResource[]): { primary?: Inputs; replica?: Inputs } {
+  const instances = inputsOfType(resources, "sql/databaseInstance:DatabaseInstance");
+  return { primary: instances.find((d) => !d.masterInstanceName), replica: instances.find((d) => d.masterInstanceName) };
+}

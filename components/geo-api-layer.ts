@@ -4,7 +4,7 @@
  * global load balancer, and the post-deploy check.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { tierAccountId, tierName } from "../config/naming";
+import { secretResourceName, tierAccountId, tierName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
@@ -77,7 +77,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       return renderStartupScript(input);
     };
     const serviceSecretIds = (services: ServiceConfig[]) =>
-      [...new Set(services.flatMap((s) => Object.values(s.secretEnv)))].map((id) => `projects/${config.project}/secrets/${id}`);
+      [...new Set(services.flatMap((s) => Object.values(s.secretEnv)))].map((id) => secretResourceName(config.project, id));
     const tierDefaults = {
       project: config.project,
       machineType: config.machineType,
@@ -110,7 +110,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      const passwordSecretId = pulumi.interpolate`projects/${config.project}/secrets/${database.passwordSecret.secretId}`;
+      const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
       const conf = pulumi
         .all([database.host, database.readReplicaHost])
         .apply(([host, readReplicaHost]) => kongConfFor(config, { host, readReplicaHost, ssl: true }));

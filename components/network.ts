@@ -1,10 +1,7 @@
 /** Network: VPC, a subnet per region, Cloud NAT, firewall rules, private services access and the APIs. */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { googleFrontEndRanges } from "../startup/kong-conf";
-
-/** Source of IAP TCP forwarding, the only SSH path to VMs without external addresses. */
-export const iapRange = "35.235.240.0/20";
+import { googleFrontEndRanges, iapRange } from "../config/google-ranges";
 
 export interface NetworkArgs {
   /** Prefix of every resource name. */

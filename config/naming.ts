@@ -25,3 +25,8 @@ export function tierAccountId(prefix: string, region: string, tier?: string): st
   if (!tier) return `${prefix}-gw-${short}`;
   return tier === "kong" ? `${prefix}-kong-${short}` : `${prefix}-${short}-${tier}`;
 }
+
+/** A Secret Manager secret's resource name, as IAM grants and the Secret Manager API take it. */
+export function secretResourceName(project: string, secretId: string): string {
+  return `projects/${project}/secrets/${secretId}`;
+}

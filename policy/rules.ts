@@ -5,7 +5,7 @@
  * deployment) are skipped, never reported.
  */
 import { parseCidr, overlaps } from "../config/cidr";
-import { googleFrontEndRanges } from "../startup/kong-conf";
+import { googleFrontEndRanges, iapRange } from "../config/google-ranges";
 
 export interface PolicyResource {
   type: string;
@@ -21,7 +21,6 @@ export interface PolicyRule {
   check(resource: PolicyResource): string[];
 }
 
-const iapRange = "35.235.240.0/20";
 const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const vmTypes = ["gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"];
 

@@ -2,9 +2,7 @@
  * kong.conf for a node. Only keys Kong 3.9 knows (checked by a test against Kong's own list);
  * never the database password, which reaches Kong as KONG_PG_PASSWORD from a root-only env file.
  */
-
-/** Global external Application Load Balancer proxies and health checkers (GCP docs). */
-export const googleFrontEndRanges: readonly string[] = ["35.191.0.0/16", "130.211.0.0/22"];
+import { googleFrontEndRanges } from "../config/google-ranges";
 
 export interface KongDatabaseEndpoint {
   host: string;

@@ -4,6 +4,7 @@
  * rewritten only when their content changes, Kong's entities are upserted by name.
  */
 import { createHash } from "crypto";
+import { secretResourceName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import {
   commonFunctions,
@@ -168,6 +169,11 @@ function installSteps(input: StartupScriptInput): string {
   ].join("\n  ");
 }
 
+/** A secret's newest version: a rotated secret reaches a VM at its next boot. */
+function latestVersion(secretResource: string): string {
+  return `${secretResource}/versions/latest`;
+}
+
 function configSteps(input: StartupScriptInput): string {
   const kong = input.kong;
   const kongFiles = kong
@@ -175,7 +181,7 @@ function configSteps(input: StartupScriptInput): string {
         withHeredoc(`write_file ${kongConfPath} 0644`, kong.conf),
         ...("passwordSecret" in kong.mode
           ? [
-              `kong_env=$(secret_env_line KONG_PG_PASSWORD ${shellWord(`${kong.mode.passwordSecret}/versions/latest`)})`,
+              `kong_env=$(secret_env_line KONG_PG_PASSWORD ${shellWord(latestVersion(kong.mode.passwordSecret))})`,
               `write_file ${kongEnvPath} 0600 <<<"$kong_env"`,
             ]
           : []),
@@ -188,7 +194,7 @@ function configSteps(input: StartupScriptInput): string {
     const service = serviceOnVm(configured, input);
     const secrets = Object.keys(service.secretEnv)
       .sort()
-      .map((name) => `secret_env_line ${name} ${shellWord(`projects/${input.project}/secrets/${service.secretEnv[name]}/versions/latest`)}`);
+      .map((name) => `secret_env_line ${name} ${shellWord(latestVersion(secretResourceName(input.project, service.secretEnv[name])))}`);
     return [
       withHeredoc(`write_unit ${serviceUnitName(service.name)}`, renderServiceUnit(service)),
       withHeredoc("env_file=$(cat", renderServiceEnv(service)),

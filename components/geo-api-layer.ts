@@ -68,7 +68,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         role,
         region,
         debianCodename: debianCodenames[config.image],
-        kong: kongOnVm && { ...kongOnVm, version: kong.version, statusPort: kong.statusPort, adminPort: kongAdminPort },
+        kong: kongOnVm && { ...kongOnVm, version: kong.version, packageRepository: kong.packageRepository, statusPort: kong.statusPort, adminPort: kongAdminPort },
         services,
         kongUrl,
         project: config.project,

@@ -40,6 +40,9 @@ const ContainerRunSchema = z.strictObject({
   args: z.array(z.string()).default([]),
 });
 
+/** Cloud Storage's multi-regions and predefined dual-regions: a bucket that survives a region's loss. */
+export const bucketLocations = ["US", "EU", "ASIA", "NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"] as const;
+
 const GitRunSchema = z.strictObject({
   kind: z.literal("git"),
   repository: z.string().regex(/^https:\/\/[^\s'"]+$/, "an https:// git URL"),
@@ -126,6 +129,18 @@ export const StackConfigSchema = z.strictObject({
       statusPort: z.number().int().min(1024).max(65535).default(8100),
       /** @default "128m" */
       memCacheSize: z.string().regex(/^\d+[km]$/, "a size such as 128m").default("128m"),
+      /** Where VMs install Kong from: a mirror of Kong's repository, signed by its own key. @default Kong's */
+      packageRepository: z
+        .strictObject({
+          /** @default "https://packages.konghq.com/public/gateway-39" */
+          url: z.url({ protocol: /^https$/ }).default("https://packages.konghq.com/public/gateway-39"),
+          /** The signing key's fingerprint or long id (16 hex digits). @default Kong's key B9DCD032B1696A89 */
+          keyFingerprint: z
+            .string()
+            .regex(/^([0-9A-Fa-f]{16}|[0-9A-Fa-f]{40})$/, "a key fingerprint (40 hex digits) or long key id (16 hex digits)")
+            .default("B9DCD032B1696A89"),
+        })
+        .prefault({}),
     })
     .prefault({}),
   services: z.array(ServiceSchema).min(1),
@@ -164,6 +179,17 @@ export const StackConfigSchema = z.strictObject({
       timeoutSec: z.number().int().min(1).max(86400).default(30),
     })
     .prefault({}),
+  /** The bucket Attachments stores pictures in; its service's VMs may write to it. @default none */
+  pictures: z
+    .strictObject({
+      /** The service that stores pictures. @default "attachments" */
+      service: z.string().default("attachments"),
+      /** Anyone may read the pictures, as the public URLs Attachments returns need. @default false */
+      publicRead: z.boolean().default(false),
+      /** Multi-region or predefined dual-region. @default the multi-region of the stack's regions */
+      location: z.enum(bucketLocations).optional(),
+    })
+    .optional(),
   network: z
     .strictObject({
       /** Pool the regions' default /20 subnets are cut from, by their fixed slot. @default "10.0.0.0/12" */

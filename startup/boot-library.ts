@@ -2,6 +2,7 @@
  * The bash functions boot scripts are built from. Only the functions a VM needs are emitted, so
  * every rendered script passes shellcheck without unused code.
  */
+import { kongPasswordVariable } from "./kong-conf";
 import { kongConfPath, kongEnvPath } from "./systemd";
 
 /** Every script: logging, failure, retries, idempotent file writes, metadata and secrets, waits. */
@@ -70,7 +71,7 @@ metadata() { curl -fsS --retry 5 -H "Metadata-Flavor: Google" "$METADATA/$1"; }
 # wait_http NAME URL: until URL answers 2xx, within the boot budget.
 wait_http() {
   log "waiting for $1 at $2"
-  until curl -fsS -o /dev/null --max-time 5 "$2"; do
+  until curl -fs -o /dev/null --max-time 5 "$2"; do
     if (($(seconds_left) <= 0)); then fail "$1 not ready at $2 within $BOOT_BUDGET_SEC s of boot"; fi
     sleep "\${GEO_API_LAYER_POLL_SEC:-5}"
   done
@@ -82,54 +83,78 @@ wait_http() {
 export const secretFunctions = `
 # secret_env_line NAME RESOURCE: NAME="value" for systemd's EnvironmentFile, quoted like envLine in
 # systemd.ts; the value, read from Secret Manager with this VM's account, never becomes a shell word.
+# The token reaches curl on its standard input (-H @-), never on a command line, which every local
+# user can read in /proc/PID/cmdline.
 secret_env_line() {
   local token
   token=$(metadata "instance/service-accounts/default/token" | jq -r .access_token)
-  curl -fsS --retry 5 -H "Authorization: Bearer $token" "https://secretmanager.googleapis.com/v1/$2:access" |
+  printf 'Authorization: Bearer %s\\n' "$token" |
+    curl -fsS --retry 5 -H @- "https://secretmanager.googleapis.com/v1/$2:access" |
     jq -r --arg name "$1" '(.payload.data | @base64d) as $value
       | if ($value | test("[\\u0000-\\u001f]")) then error("secret of \\($name) has control characters")
         else $name + "=" + ($value | tojson) end'
 }
 `;
 
-/** The kong CLI with the database password from the root-only env file. */
+/**
+ * Commands that need Kong's password run as transient systemd services with the root-only env
+ * file: systemd parses it for them exactly as for kong.service, so a \`$\` or a backtick in a
+ * password means one thing everywhere (bash's \`source\` would expand them).
+ */
 export const kongCliFunctions = `
-kong_cli() {
-  # shellcheck source=/dev/null # written at boot
-  (set -a && . "$ROOT${kongEnvPath}" && set +a && kong "$@" -c "$ROOT${kongConfPath}")
+with_kong_env() {
+  systemd-run --quiet --wait --pipe --collect --service-type=exec -p EnvironmentFile=${kongEnvPath} "$@"
 }
+
+kong_cli() { with_kong_env /usr/local/bin/kong "$@" -c ${kongConfPath}; }
 `;
 
-/** Bringing Kong's schema up to date: the migrator, or a VM with its own database. */
+/**
+ * Bringing Kong's schema up to date: the migrator, or a VM with its own database. Every exit code
+ * of \`kong migrations list\` (kong/cmd/migrations.lua at 3.9.1): 0 up to date, 3 needs bootstrap,
+ * 4 pending (an \`up\` whose \`finish\` never ran; \`up\` refuses to run until \`finish\`), 5 new
+ * migrations; anything else is an error. 4 can also carry new migrations, so it loops.
+ */
 export const migrationFunctions = `
 run_migrations() {
-  local status=0
-  kong_cli migrations list >/dev/null 2>&1 || status=$?
-  case $status in
-    0) log "Kong's database schema is up to date" ;;
-    3) log "bootstrapping Kong's database"
-       kong_cli migrations bootstrap ;;
-    4 | 5) log "running pending Kong migrations"
-       kong_cli migrations up
-       kong_cli migrations finish ;;
-    *) fail "kong migrations list exited with status $status (database unreachable?)" ;;
-  esac
+  local status output round
+  for round in 1 2 3 4; do
+    status=0
+    output=$(kong_cli migrations list 2>&1) || status=$?
+    case $status in
+      0) log "Kong's database schema is up to date"; return 0 ;;
+      3) log "bootstrapping Kong's database"
+         kong_cli migrations bootstrap ;;
+      4) log "finishing pending Kong migrations"
+         kong_cli migrations finish ;;
+      5) log "running new Kong migrations"
+         kong_cli migrations up
+         kong_cli migrations finish ;;
+      *) fail "kong migrations list exited with status $status: $(tail -n 1 <<<"$output")" ;;
+    esac
+  done
+  fail "Kong's database schema not up to date after $round rounds of migrations (kong migrations list: $status)"
 }
 `;
 
-/** A gateway on the shared database: only the migrator migrates; everyone else waits, bounded. */
+/**
+ * A gateway on the shared database: only the migrator migrates; everyone else waits, bounded, until
+ * Kong itself would start: kong/init.lua at 3.9.1 refuses a database that needs bootstrapping or has
+ * new migrations, and starts (with a warning) on pending ones, which the migrator finishes.
+ */
 export const waitForMigrationsFunctions = `
 wait_for_migrations() {
-  local status
+  local status output
   log "waiting for the migrator to bring Kong's database schema up to date"
   while true; do
     status=0
-    kong_cli migrations list >/dev/null 2>&1 || status=$?
+    output=$(kong_cli migrations list 2>&1) || status=$?
     if ((status == 0)); then break; fi
+    if ((status == 4)) && ! grep -q "New migrations available" <<<"$output"; then break; fi
     if (($(seconds_left) <= 0)); then fail "Kong's database schema still not up to date (kong migrations list: $status) after $BOOT_BUDGET_SEC s"; fi
     sleep "\${GEO_API_LAYER_POLL_SEC:-10}"
   done
-  log "Kong's database schema is up to date"
+  log "Kong's database schema is up to date (kong migrations list: $status)"
 }
 `;
 
@@ -138,21 +163,25 @@ export const kongEntityFunctions = (adminPort: number) => `
 readonly ADMIN=http://127.0.0.1:${adminPort}
 
 # Upserts every entity by name, then deletes the ones this project tagged and no longer wants.
+# Plugins are addressed by id (their name is the plugin type); routes and services by name.
 apply_kong_entities() {
-  local method path body kind name
+  local method path body kind name listing names
   local -A wanted=()
   while IFS=$'\\t' read -r method path body; do
-    curl -fsS -o /dev/null -X "$method" -H "Content-Type: application/json" --data "$body" "$ADMIN$path"
+    curl -fsS -o /dev/null -X "$method" -H "Content-Type: application/json" --data "$body" "$ADMIN$path" ||
+      fail "Kong's Admin API refused $method $path"
     wanted[$path]=1
   done < "$ROOT/etc/kong/admin-requests.tsv"
   for kind in plugins routes services; do
+    listing=$(curl -fsS "$ADMIN/$kind?tags=geo-api-layer&size=1000") || fail "Kong's Admin API failed to list $kind (GET $ADMIN/$kind)"
+    names=$(jq -r --arg kind "$kind" '.data[] | if $kind == "plugins" then .id else .name end' <<<"$listing") ||
+      fail "Kong's Admin API listed $kind in an unexpected form: $listing"
     while read -r name; do
-      if [[ -z "\${wanted[/$kind/$name]:-}" ]]; then
+      if [[ -n $name && -z "\${wanted[/$kind/$name]:-}" ]]; then
         log "deleting $kind/$name, no longer configured"
-        curl -fsS -o /dev/null -X DELETE "$ADMIN/$kind/$name"
+        curl -fsS -o /dev/null -X DELETE "$ADMIN/$kind/$name" || fail "Kong's Admin API refused DELETE /$kind/$name"
       fi
-    # Plugins are addressed by id (their name is the plugin type); routes and services by name.
-    done < <(curl -fsS "$ADMIN/$kind?tags=geo-api-layer&size=1000" | jq -r --arg kind "$kind" '.data[] | if $kind == "plugins" then .id else .name end')
+    done <<<"$names"
   done
   log "applied $(grep -c . "$ROOT/etc/kong/admin-requests.tsv") Kong entities"
 }
@@ -161,7 +190,7 @@ apply_kong_entities() {
 /**
  * The sidecar's own PostgreSQL: a password made on first boot and kept root-only, then the role
  * and the database (OWNER kong, which PostgreSQL 15+ needs for the public schema), each created
- * only when missing.
+ * only when missing. psql runs as postgres with the env file parsed by systemd, like Kong's.
  */
 export const localDatabaseFunctions = `
 prepare_local_database() {
@@ -169,23 +198,20 @@ prepare_local_database() {
   if [[ ! -s "$ROOT${kongEnvPath}" ]]; then
     random=$(head -c 48 /dev/urandom | base64 -w 0)
     random=\${random//[^A-Za-z0-9]/}
-    write_file ${kongEnvPath} 0600 <<<"KONG_PG_PASSWORD=\\"\${random:0:32}\\""
+    write_file ${kongEnvPath} 0600 <<<"${kongPasswordVariable}=\\"\${random:0:32}\\""
   fi
   systemctl enable --now postgresql.service
   until pg_isready -q; do
     if (($(seconds_left) <= 0)); then fail "local PostgreSQL not ready within $BOOT_BUDGET_SEC s of boot"; fi
     sleep 2
   done
-  # shellcheck source=/dev/null # written above
-  (set -a && . "$ROOT${kongEnvPath}" && set +a &&
-    runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -f - <<'SQL'
-\\getenv password KONG_PG_PASSWORD
+  with_kong_env -p User=postgres psql -X -q -v ON_ERROR_STOP=1 -d postgres -f - <<'SQL'
+\\getenv password ${kongPasswordVariable}
 SELECT format('CREATE ROLE kong LOGIN PASSWORD %L', :'password')
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'kong') \\gexec
 SELECT 'CREATE DATABASE kong OWNER kong'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'kong') \\gexec
 SQL
-  )
   log "local PostgreSQL has the kong role and database"
 }
 `;

@@ -1,8 +1,30 @@
 /**
  * kong.conf for a node. Only keys Kong 3.9 knows (checked by a test against Kong's own list);
- * never the database password, which reaches Kong as KONG_PG_PASSWORD from a root-only env file.
+ * never the database password, which reaches Kong through a vault reference to a variable of the
+ * root-only env file.
  */
 import { googleFrontEndRanges } from "../config/google-ranges";
+
+/** The variable of /etc/kong/kong.env that holds Kong's database password. */
+export const kongPasswordVariable = "GEO_KONG_PG_PASSWORD";
+
+/**
+ * `pg_password` as a reference to Kong's `env` vault, which reads kongPasswordVariable
+ * (kong/vaults/env/init.lua at 3.9.1: the name upper-cased, `-` to `_`). `kong prepare` writes the reference,
+ * not the value, into `<prefix>/.kong_env` (mode 0640); the resolved value goes only into
+ * `<prefix>/.kong_process_secrets`, mode 0600 and encrypted (kong/cmd/utils/prefix_handler.lua).
+ * Not `KONG_PG_PASSWORD`, which Kong would read as the setting itself and write out in the clear.
+ */
+export const kongPasswordReference = `{vault://env/${kongPasswordVariable.toLowerCase().replace(/_/g, "-")}}`;
+
+/**
+ * Where Kong's nginx logs. nginx opens log paths itself; under systemd, /dev/stdout and /dev/stderr
+ * are journald's stream socket, which open() refuses (ENXIO), so nginx would exit at once. It
+ * writes to journald's syslog socket instead; `journalctl -t kong -t kong_access` reads them
+ * (without `nohostname`, journald would take the host name for the tag).
+ */
+export const kongErrorLog = "syslog:server=unix:/dev/log,nohostname,tag=kong";
+export const kongAccessLog = "syslog:server=unix:/dev/log,nohostname,tag=kong_access";
 
 export interface KongDatabaseEndpoint {
   host: string;
@@ -29,13 +51,14 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
     ["admin_listen", `127.0.0.1:${input.adminPort}`],
     ["proxy_listen", `0.0.0.0:${input.proxyPort}`],
     ["status_listen", `0.0.0.0:${input.statusPort}`],
-    // Logs to stdout/stderr reach the journal through the systemd unit.
-    ["proxy_access_log", "/dev/stdout"],
-    ["proxy_error_log", "/dev/stderr"],
-    ["admin_access_log", "/dev/stdout"],
-    ["admin_error_log", "/dev/stderr"],
+    // Kong Manager listens on 0.0.0.0:8002 and 8445 by default, even in OSS (kong_defaults.lua).
+    ["admin_gui_listen", "off"],
+    ["proxy_access_log", kongAccessLog],
+    ["proxy_error_log", kongErrorLog],
+    ["admin_access_log", kongAccessLog],
+    ["admin_error_log", kongErrorLog],
     ["status_access_log", "off"],
-    ["status_error_log", "/dev/stderr"],
+    ["status_error_log", kongErrorLog],
     ["nginx_worker_processes", "auto"],
     ["mem_cache_size", input.memCacheSize],
     ["upstream_keepalive_pool_size", "512"],
@@ -51,6 +74,7 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
       ["pg_host", input.database.host],
       ["pg_port", "5432"],
       ["pg_user", "kong"],
+      ["pg_password", kongPasswordReference],
       ["pg_database", "kong"],
       // Cloud SQL's per-instance CA does not name the private IP, so TLS without verification.
       ["pg_ssl", input.database.ssl ? "on" : "off"],
@@ -75,5 +99,5 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
 
 export function renderKongConf(input: KongConfInput): string {
   const lines = kongConfSettings(input).map(([key, value]) => `${key} = ${value}`);
-  return ["# Rendered by geo-api-layer (startup/kong-conf.ts); the password comes from /etc/kong/kong.env.", ...lines, ""].join("\n");
+  return ["# Rendered by geo-api-layer (startup/kong-conf.ts); the password is a reference to /etc/kong/kong.env.", ...lines, ""].join("\n");
 }

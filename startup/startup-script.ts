@@ -4,6 +4,7 @@
  * rewritten only when their content changes, Kong's entities are upserted by name.
  */
 import { createHash } from "crypto";
+import { kongPasswordVariable } from "./kong-conf";
 import { secretResourceName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import {
@@ -38,9 +39,18 @@ export type KongMode =
   /** Kong without a database, from a declarative config file. */
   | { kind: "dbless"; declarativeConfig: string };
 
+/** An apt repository of Kong's packages and the key that signs it. */
+export interface KongPackageRepository {
+  /** The repository's root, e.g. `https://packages.konghq.com/public/gateway-39`. */
+  url: string;
+  /** The signing key's fingerprint, or its long (16-hex) id, which the fingerprint ends with. */
+  keyFingerprint: string;
+}
+
 export interface KongOnVm {
   mode: KongMode;
   version: string;
+  packageRepository: KongPackageRepository;
   conf: string;
   statusPort: number;
   adminPort: number;
@@ -105,11 +115,14 @@ export function roleOf(script: string): string {
   return /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "";
 }
 
+/** Variables the program sets for every service: where it runs, as the messenger's services expect. */
+export const variablesOfEveryService = ["PROJECT_ID", "REGION"] as const;
+
 /** The service with `{{kong}}` resolved and where it runs added to its environment. */
 function serviceOnVm(service: ServiceConfig, input: StartupScriptInput): ServiceConfig {
   const env = Object.fromEntries(Object.entries(service.env).map(([k, v]) => [k, v.split("{{kong}}").join(input.kongUrl)]));
-  // Every service learns where it runs, as the messenger's services expect.
-  return { ...service, env: { PROJECT_ID: input.project, REGION: input.region, ...env } };
+  const where: Record<(typeof variablesOfEveryService)[number], string> = { PROJECT_ID: input.project, REGION: input.region };
+  return { ...service, env: { ...where, ...env } };
 }
 
 function aptPackages(input: StartupScriptInput): string[] {
@@ -125,13 +138,15 @@ function aptPackages(input: StartupScriptInput): string[] {
 
 function installSteps(input: StartupScriptInput): string {
   const keyring = "/usr/share/keyrings/kong-gateway-39.gpg";
-  const repo = "https://packages.konghq.com/public/gateway-39";
+  const repo = input.kong?.packageRepository.url;
+  const fingerprint = input.kong?.packageRepository.keyFingerprint.toUpperCase();
+  const keyId = fingerprint?.slice(-16);
   const kongInstall = input.kong
     ? [
         "# Kong's signed per-version repository; the key must be the one Kong publishes.",
         "key=$(mktemp)",
-        `retry 5 curl -fsSL -o "$key" ${repo}/gpg.B9DCD032B1696A89.key`,
-        `gpg --show-keys --with-colons "$key" | grep -q '^fpr:.*B9DCD032B1696A89:' || fail "Kong's repository key has an unexpected fingerprint"`,
+        `retry 5 curl -fsSL -o "$key" ${repo}/gpg.${keyId}.key`,
+        `gpg --show-keys --with-colons "$key" | grep -q '^fpr:.*${fingerprint}:' || fail "Kong's repository key has an unexpected fingerprint"`,
         `mkdir -p "$ROOT${keyring.slice(0, keyring.lastIndexOf("/"))}"`,
         `gpg --batch --yes --dearmor -o "$ROOT${keyring}" "$key"`,
         'rm -f "$key"',
@@ -181,7 +196,7 @@ function configSteps(input: StartupScriptInput): string {
         withHeredoc(`write_file ${kongConfPath} 0644`, kong.conf),
         ...("passwordSecret" in kong.mode
           ? [
-              `kong_env=$(secret_env_line KONG_PG_PASSWORD ${shellWord(latestVersion(kong.mode.passwordSecret))})`,
+              `kong_env=$(secret_env_line ${kongPasswordVariable} ${shellWord(latestVersion(kong.mode.passwordSecret))})`,
               `write_file ${kongEnvPath} 0600 <<<"$kong_env"`,
             ]
           : []),
@@ -237,8 +252,9 @@ function mainSteps(input: StartupScriptInput): string {
     ...(serviceUnits.length ? [`systemctl enable ${serviceUnits.join(" ")}`, `systemctl "$action" ${serviceUnits.join(" ")}`] : []),
     ...input.services.map((s) => `wait_http ${s.name} "http://127.0.0.1:${s.port}${s.healthPath}"`),
   ];
-  // Kong last: the load balancer sees this VM only once the services behind it answer.
-  const startKong = kong ? ["systemctl enable kong.service", 'systemctl "$action" kong.service', kongReady] : [];
+  // Kong last, and only from here (its unit is not enabled): on every boot, the load balancer sees
+  // this VM only once the services behind it answer.
+  const startKong = kong ? ['systemctl "$action" kong.service', kongReady] : [];
   const steps: Record<KongMode["kind"] | "none", string[]> = {
     migrator: [
       "run_migrations",

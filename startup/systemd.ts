@@ -2,7 +2,7 @@
 import type { ServiceConfig } from "../config/schema";
 
 export const kongConfPath = "/etc/kong/kong.conf";
-/** Root-only; holds KONG_PG_PASSWORD, written at boot from Secret Manager. */
+/** Root-only; holds Kong's database password (kongPasswordVariable), written at boot. */
 export const kongEnvPath = "/etc/kong/kong.env";
 export const serviceHome = (name: string) => `/opt/geo-api-layer/${name}`;
 export const serviceEnvPath = (name: string) => `/etc/geo-api-layer/${name}.env`;
@@ -16,7 +16,11 @@ export interface KongUnitOptions {
   localDatabase: boolean;
 }
 
-/** Kong's own recommended layout: `kong prepare`, then nginx in the foreground under systemd. */
+/**
+ * Kong's own unit (build/package/kong.service at 3.9.1): `kong prepare`, then nginx in the
+ * foreground. No [Install] section: Kong is started by the boot script only, after the services
+ * answer, so a reboot cannot put it in front of services that are still starting.
+ */
 export function renderKongUnit(options: KongUnitOptions): string {
   const after = ["network-online.target", ...(options.localDatabase ? ["postgresql.service"] : [])].join(" ");
   return `[Unit]
@@ -37,9 +41,6 @@ TimeoutStopSec=30
 Restart=always
 RestartSec=5
 LimitNOFILE=65536
-
-[Install]
-WantedBy=multi-user.target
 `;
 }
 

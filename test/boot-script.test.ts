@@ -24,13 +24,14 @@ const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
 const requests = renderAdminRequests(adminRequests(entities));
 const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", database: { host: "10.64.0.5", ssl: true } });
 const secret = "projects/proj/secrets/kong-db-password";
+const kongRepository = { url: "https://packages.konghq.com/public/gateway-39", keyFingerprint: "B9DCD032B1696A89" };
 
 function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInput> = {}, conf = sharedConf): string {
   return renderStartupScript({
     role: mode ? (mode.kind === "migrator" ? "migrator" : "gateway") : "service-tier",
     region: "us-east4",
     debianCodename: "bookworm",
-    kong: mode ? { mode, conf, version: "3.9.1", statusPort: 8100, adminPort: 8001 } : undefined,
+    kong: mode ? { mode, conf, version: "3.9.1", packageRepository: kongRepository, statusPort: 8100, adminPort: 8001 } : undefined,
     services: mode?.kind === "migrator" ? [] : services,
     kongUrl: "http://127.0.0.1:8000",
     project: "proj",
@@ -75,7 +76,7 @@ describe("a gateway on the shared database", () => {
   });
 
   it("reads secrets from Secret Manager into root-only env files, never into kong.conf", () => {
-    expect(sandbox.file("etc/kong/kong.env")).toBe('KONG_PG_PASSWORD="kong-pass"\n');
+    expect(sandbox.file("etc/kong/kong.env")).toBe('GEO_KONG_PG_PASSWORD="kong-pass"\n');
     expect(sandbox.mode("etc/kong/kong.env")).toBe("600");
     expect(sandbox.file("etc/kong/kong.conf")).not.toContain("kong-pass");
     const env = sandbox.file("etc/geo-api-layer/notes.env");
@@ -92,12 +93,14 @@ describe("a gateway on the shared database", () => {
       "kong migrations list",
       "systemctl enable geo-svc-notes.service geo-svc-echo.service",
       "systemctl restart geo-svc-notes.service geo-svc-echo.service",
-      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:9001/health",
-      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:9002/healthz",
-      "systemctl enable kong.service",
+      "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:9001/health",
+      "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:9002/healthz",
       "systemctl restart kong.service",
-      "curl -fsS -o /dev/null --max-time 5 http://127.0.0.1:8100/status/ready",
+      "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8100/status/ready",
     ]);
+    // Kong's unit is never enabled: after a reboot only this script starts it, after the services.
+    expect(first.calls.filter((c) => c.startsWith("systemctl enable") && c.includes("kong"))).toEqual([]);
+    expect(sandbox.file("etc/systemd/system/kong.service")).not.toContain("[Install]");
     expect(first.output).toMatch(/ready in \d+ s/);
   });
 
@@ -137,17 +140,24 @@ describe("waiting for the migrator", () => {
     expect(run.calls.some((c) => /^kong migrations (bootstrap|up|finish)/.test(c))).toBe(false);
   });
 
+  it("starts on pending migrations alone, as Kong itself does (kong/init.lua refuses only new ones)", () => {
+    const run = newSandbox().migrations("4").run(gateway);
+    expectStatus(run, 0);
+    expect(run.output).toContain("Kong's database schema is up to date (kong migrations list: 4)");
+    expect(run.calls.some((c) => /^kong migrations (bootstrap|up|finish)/.test(c))).toBe(false);
+  });
+
   it("gives up within the boot budget with a clear message, leaving Kong stopped", () => {
     const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
     const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" })
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
-      .migrations("4")
+      .migrations("5")
       .run(short);
     expectStatus(run, 1);
-    expect(run.output).toContain("FAILED: Kong's database schema still not up to date (kong migrations list: 4) after 2 s");
+    expect(run.output).toContain("FAILED: Kong's database schema still not up to date (kong migrations list: 5) after 2 s");
     expect(run.calls).toContain("systemctl stop kong.service");
-    expect(run.calls.some((c) => c.startsWith("systemctl enable kong.service"))).toBe(false);
+    expect(run.calls.some((c) => /^systemctl (start|restart) kong/.test(c))).toBe(false);
   });
 });
 
@@ -161,7 +171,7 @@ describe("failures autohealing must see", () => {
       .run(short);
     expectStatus(run, 1);
     expect(run.output).toContain("FAILED: notes not ready at http://127.0.0.1:9001/health within 2 s of boot");
-    expect(run.calls.some((c) => c.startsWith("systemctl enable kong.service"))).toBe(false);
+    expect(run.calls.some((c) => /^systemctl (start|restart) kong/.test(c))).toBe(false);
   });
 
   it("a repository key with another fingerprint stops the install", () => {
@@ -215,10 +225,26 @@ describe("the migrator", () => {
     expect(sandbox.adminEntities("routes")).toEqual(["echo", "notes", "notes-internal"]);
   });
 
-  it("runs up and finish when migrations are pending", () => {
+  it("runs up and finish when new migrations are available (exit code 5)", () => {
     const run = new Sandbox().secret("kong-db-password", "p").migrations("5").run(migrator);
     expectStatus(run, 0);
     inOrder(run.calls, ["kong migrations list", "kong migrations up", "kong migrations finish"]);
+    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(2);
+  });
+
+  it("finishes pending migrations (exit code 4), where up would refuse to run", () => {
+    const run = new Sandbox().secret("kong-db-password", "p").migrations("4").run(migrator);
+    expectStatus(run, 0);
+    inOrder(run.calls, ["kong migrations list", "kong migrations finish"]);
+    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(2);
+    expect(run.calls.some((c) => c.startsWith("kong migrations up"))).toBe(false);
+  });
+
+  it("fails, naming the call, when the Admin API cannot list what to prune", () => {
+    const run = new Sandbox({ SANDBOX_ADMIN_LIST_FAILS: "1" }).secret("kong-db-password", "p").migrations("0").run(migrator);
+    expectStatus(run, 1);
+    expect(run.output).toContain("FAILED: Kong's Admin API failed to list plugins (GET http://127.0.0.1:8001/plugins)");
+    expect(run.calls).not.toContain("systemctl poweroff");
   });
 });
 

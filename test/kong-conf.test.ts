@@ -1,4 +1,7 @@
-/** Every key of every kong.conf the stack renders is a setting Kong 3.9 knows. */
+/**
+ * Every key of every kong.conf the stack renders is a setting Kong 3.9 knows; and what each must
+ * say for Kong to run under systemd (proven on a real one in test/vm).
+ */
 import { readFileSync } from "fs";
 import { join } from "path";
 import { filesWrittenBy } from "../startup/startup-script";
@@ -25,7 +28,14 @@ it("the settings list is Kong's 3.9 list, with the settings this project relies 
   expect(known).not.toContain("cassandra_contact_points");
 });
 
-it.each(Object.entries(exampleStacks))("%s: every kong.conf key is a Kong 3.9 setting", async (_topology, stack) => {
+const recorded = new Map<string, Promise<string[]>>();
+/** The kong.conf files of a stack's boot scripts, recorded once per stack. */
+function kongConfs(stack: string): Promise<string[]> {
+  if (!recorded.has(stack)) recorded.set(stack, renderedKongConfs(stack));
+  return recorded.get(stack)!;
+}
+
+async function renderedKongConfs(stack: string): Promise<string[]> {
   const recording = await recordStack(stack);
   const confs = recording.resources
     .map((r) => inputs(r).metadataStartupScript as string | undefined)
@@ -33,7 +43,11 @@ it.each(Object.entries(exampleStacks))("%s: every kong.conf key is a Kong 3.9 se
     .map((script) => filesWrittenBy(script)["/etc/kong/kong.conf"])
     .filter((conf): conf is string => conf !== undefined);
   expect(confs.length).toBeGreaterThan(0);
-  for (const conf of confs) {
+  return confs;
+}
+
+it.each(Object.entries(exampleStacks))("%s: every kong.conf key is a Kong 3.9 setting", async (_topology, stack) => {
+  for (const conf of await kongConfs(stack)) {
     const keys = confKeys(conf);
     expect(keys.length).toBeGreaterThan(10);
     expect(keys.filter((key) => !known.has(key))).toEqual([]);
@@ -42,4 +56,14 @@ it.each(Object.entries(exampleStacks))("%s: every kong.conf key is a Kong 3.9 se
 
 it("would catch a misspelled setting", () => {
   expect(confKeys("# c\npg_hots = 10.0.0.1\nadmin_listen = 127.0.0.1:8001\n").filter((key) => !known.has(key))).toEqual(["pg_hots"]);
+});
+
+it.each(Object.entries(exampleStacks))("%s: Kong logs to journald, Kong Manager is off, the password only a vault reference", async (topology, stack) => {
+  for (const conf of await kongConfs(stack)) {
+    const logs = conf.split("\n").filter((line) => /_log = /.test(line));
+    expect(logs.length).toBeGreaterThan(4);
+    expect(logs.filter((line) => !/= (off|syslog:server=unix:\/dev\/log,nohostname,tag=kong(_access)?)$/.test(line))).toEqual([]);
+    expect(conf).toMatch(/^admin_gui_listen = off$/m);
+    if (topology !== "dbless") expect(conf).toMatch(/^pg_password = \{vault:\/\/env\/geo-kong-pg-password\}$/m);
+  }
 });

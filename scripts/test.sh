@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# The project's whole test run: installs what the tests need on a fresh machine, type-checks,
-# runs every test, and ends with one line "tests: N passed, N failed".
+# The project's whole test run: installs what the tests need on a fresh machine, type-checks, runs
+# the unit suites, then the VM harness (test/vm: every boot script on a real Debian 12 under
+# systemd), each timed, and ends with one line "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests call: shellcheck, Kong's deck, jq (the boot scripts use it), PostgreSQL.
+# Debian packages the tests call: shellcheck, Kong's deck and jq for the rendered files; as root,
+# also what the VM harness needs (systemd-nspawn, debootstrap, what signs its apt repository).
+# Not as root, the harness says it was skipped and why, and everything else runs.
+tools=(shellcheck:shellcheck deck:deck jq:jq)
+if [[ $(id -u) -eq 0 ]]; then
+  tools+=(systemd-nspawn:systemd-container debootstrap:debootstrap apt-ftparchive:apt-utils dpkg-deb:dpkg-dev
+    gpg:gnupg openssl:openssl git:git)
+fi
 missing=()
-for tool in shellcheck:shellcheck deck:deck jq:jq pg_ctlcluster:postgresql; do
+for tool in "${tools[@]}"; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if ((${#missing[@]})); then
@@ -19,13 +27,22 @@ if ((${#missing[@]})); then
 fi
 if [[ ! -d node_modules ]]; then npm ci --no-audit --no-fund; fi
 
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+status=0
+started=$SECONDS
 npx tsc --noEmit
 echo "type check: clean"
-
-results=$(mktemp --suffix=.json)
-status=0
-npx jest --json --outputFile="$results" "$@" || status=$?
-node -p 'const r = require(process.argv[1]);
-  "tests: " + r.numPassedTests + " passed, " + (r.numFailedTests + r.numRuntimeErrorTestSuites) + " failed"' "$results"
-rm -f "$results"
+npx jest --json --outputFile="$results/unit.json" --passWithNoTests --testPathIgnorePatterns /test/vm/ "$@" || status=$?
+echo "type check and unit suites: $((SECONDS - started)) s"
+started=$SECONDS
+npx jest --json --outputFile="$results/vm.json" --passWithNoTests --testPathPatterns /test/vm/ "$@" || status=$?
+echo "vm harness: $((SECONDS - started)) s"
+node -e 'let passed = 0, failed = 0;
+  for (const file of process.argv.slice(1)) {
+    const r = require(file);
+    passed += r.numPassedTests;
+    failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+  }
+  console.log("tests: " + passed + " passed, " + failed + " failed");' "$results/unit.json" "$results/vm.json"
 exit "$status"

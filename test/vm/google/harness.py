@@ -1,0 +1,99 @@
+"""The harness's eyes inside the container; /etc/harness/harness.json says what to look at.
+
+`probe` (from early boot): polls the load balancer's health URL and each service's health URL
+every 0.2 s and records when each first answered 2xx, in seconds of /proc/uptime (the host's
+clock: a container shares the kernel).
+`check` (after the startup script): whether the startup script succeeded, which URLs answer (and
+the bodies of some), and whether a killed unit comes back; then powers the container off.
+`deadline` (from early boot): powers the container off when a boot script hangs past the deadline.
+Results go to /var/lib/harness/<probe|check>-<boot id>.json.
+"""
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+
+with open("/etc/harness/harness.json") as f:
+    CONFIG = json.load(f)
+with open("/proc/sys/kernel/random/boot_id") as f:
+    BOOT_ID = f.read().strip().replace("-", "")
+
+
+def uptime():
+    with open("/proc/uptime") as f:
+        return float(f.read().split()[0])
+
+
+def body(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.read().decode()
+    except Exception as e:
+        return f"unreachable: {e}"
+
+
+def status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return 0
+
+
+def save(kind, result):
+    with open(f"/var/lib/harness/{kind}-{BOOT_ID}.json", "w") as f:
+        json.dump(result, f, indent=1)
+
+
+def probe():
+    urls = {"lb": CONFIG["lb"], **CONFIG["services"]} if CONFIG.get("lb") else dict(CONFIG["services"])
+    first = {}
+    started = time.monotonic()
+    while len(first) < len(urls) and time.monotonic() - started < 900:
+        for name, url in urls.items():
+            if name not in first and 200 <= status(url) < 300:
+                first[name] = round(uptime(), 2)
+                save("probe", first)
+        time.sleep(0.2)
+
+
+def unit_property(unit, prop):
+    return subprocess.run(["systemctl", "show", "-P", prop, unit], capture_output=True, text=True).stdout.strip()
+
+
+def check():
+    journal = subprocess.run(["journalctl", "-b", "-u", "google-startup-scripts", "-o", "cat"], capture_output=True, text=True).stdout
+    result = {
+        "startup_ok": "startup-script exit status 0" in journal,
+        "answers": {url: status(url) for url in CONFIG["ready"]},
+        "bodies": {url: body(url) for url in CONFIG.get("fetch", [])},
+        "kills": {},
+    }
+    for kill in CONFIG.get("kill", []):
+        unit, url = kill["unit"], kill["url"]
+        before = int(unit_property(unit, "NRestarts") or 0)
+        subprocess.run(["systemctl", "kill", "--signal=SIGKILL", "--kill-whom=main", unit])
+        start = time.monotonic()
+        time.sleep(1)
+        while time.monotonic() - start < 90 and not 200 <= status(url) < 300:
+            time.sleep(0.5)
+        result["kills"][unit] = {
+            "restarts": int(unit_property(unit, "NRestarts") or 0) - before,
+            "answers_again": 200 <= status(url) < 300,
+            "seconds": round(time.monotonic() - start, 1),
+        }
+    save("check", result)
+    subprocess.run(["systemctl", "poweroff", "--no-block"])
+
+
+def deadline():
+    time.sleep(CONFIG["deadline_sec"])
+    save("deadline", {"seconds": CONFIG["deadline_sec"]})
+    subprocess.run(["systemctl", "poweroff", "--no-block"])
+
+
+if __name__ == "__main__":
+    {"probe": probe, "check": check, "deadline": deadline}[sys.argv[1]]()

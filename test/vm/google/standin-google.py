@@ -1,0 +1,128 @@
+"""Google's metadata server, Secret Manager and Kong's package repository, for the VM harness.
+
+The container sees only its own loopback; /etc/hosts puts these names on it (TLS with the harness's CA):
+  metadata.google.internal      127.0.0.2:80   the metadata server (needs `Metadata-Flavor: Google`)
+  secretmanager.googleapis.com  127.0.0.3:443  Secret Manager's v1 `access` call
+  kong-packages.test            127.0.0.4:443  a copy of Kong's apt repository layout, signed by a test key
+  git.test                      127.0.0.5:443  the test service's git repository (git's dumb HTTP protocol)
+Secret Manager answers only with the access token the metadata server handed out, and logs each
+call to /var/lib/harness/secret-access.log, with whether the token was on the command line of
+the process that sent it (found through the connection's socket, while that process still runs).
+"""
+import base64
+import json
+import os
+import secrets
+import socket
+import ssl
+import threading
+from functools import partial
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+CONFIG = "/etc/standin-google"
+TOKEN = secrets.token_urlsafe(24)
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def reply(self, status, body, content_type="application/json"):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class Metadata(Handler):
+    def do_GET(self):
+        if self.headers.get("Metadata-Flavor") != "Google":
+            return self.reply(403, {"error": "Missing Metadata-Flavor:Google header."})
+        path = self.path.split("?")[0].removeprefix("/computeMetadata/v1/")
+        if path == "instance/service-accounts/default/token":
+            return self.reply(200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+        if path.startswith("instance/attributes/"):
+            file = os.path.join(CONFIG, "attributes", path.removeprefix("instance/attributes/"))
+            if os.path.isfile(file):
+                with open(file, "rb") as f:
+                    return self.reply(200, f.read(), "application/text")
+        self.reply(404, b"Not Found", "text/html")
+
+
+def client_command_line(port):
+    """The command line of the local process whose TCP socket has source port `port`."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].split(":")[1], 16) == port:
+                    inodes.add(fields[9])
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                if os.readlink(f"/proc/{pid}/fd/{fd}").removeprefix("socket:[").rstrip("]") in inodes:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        return f.read().decode(errors="replace").replace("\0", " ")
+        except OSError:
+            continue
+    return None
+
+
+class SecretManager(Handler):
+    def do_GET(self):
+        # /v1/projects/<project>/secrets/<id>/versions/latest:access
+        parts = self.path.split("/")
+        auth = self.headers.get("Authorization", "")
+        command_line = client_command_line(self.client_address[1])
+        with open("/var/lib/harness/secret-access.log", "a") as log:
+            log.write(json.dumps({"path": self.path, "token_ok": auth == f"Bearer {TOKEN}", "client": (command_line or "")[:200],
+                                  "token_on_command_line": TOKEN in (command_line or "")}) + "\n")
+        if auth != f"Bearer {TOKEN}":
+            return self.reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+        if len(parts) != 8 or parts[4] != "secrets" or parts[7] != "latest:access":
+            return self.reply(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+        file = os.path.join(CONFIG, "secrets", parts[5])
+        if not os.path.isfile(file):
+            return self.reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"Secret [{parts[5]}] not found"}})
+        with open(file, "rb") as f:
+            data = base64.b64encode(f.read()).decode()
+        self.reply(200, {"name": self.path, "payload": {"data": data}})
+
+
+class Files(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve(address, handler, context=None):
+    httpd = ThreadingHTTPServer(address, handler)
+    if context:
+        httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+
+def notify_ready():
+    """sd_notify(READY=1): the units that use these servers start only once they listen (Type=notify)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if address:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.connect("\0" + address[1:] if address.startswith("@") else address)
+            s.sendall(b"READY=1")
+
+
+def main():
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(os.path.join(CONFIG, "tls.crt"), os.path.join(CONFIG, "tls.key"))
+    serve(("127.0.0.2", 80), Metadata)
+    serve(("127.0.0.3", 443), SecretManager, tls)
+    serve(("127.0.0.4", 443), partial(Files, directory="/srv/kong-packages"), tls)
+    serve(("127.0.0.5", 443), partial(Files, directory="/srv/git"), tls)
+    notify_ready()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,10 @@
 /**
  * GeoApiLayer: the whole stack from one validated config: the network, Kong's database and its
  * migrator (shared-db, standalone), the fleets of each region as the topology lays them out, the
- * global load balancer, and the post-deploy check.
+ * pictures bucket, the global load balancer, and the post-deploy check.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { secretResourceName, tierAccountId, tierName } from "../config/naming";
+import { picturesListerRoleId, secretResourceName, tierAccountId, tierName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
@@ -16,6 +16,7 @@ import { KongDatabase } from "./kong-database";
 import { KongMigrator } from "./kong-migrator";
 import { resourceLabels } from "./labels";
 import { Network } from "./network";
+import { PicturesBucket } from "./pictures-bucket";
 import { RegionalTier } from "./regional-tier";
 import { StandaloneRegion } from "./standalone-region";
 import { firewallPorts, isColocated, kongConfFor, kongLiveness, kongProxyPortName, loadBalancerHealthCheck } from "./topology";
@@ -56,6 +57,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         loadBalancerPorts: ports.loadBalancer,
         internalPorts: ports.internal,
         privateServicesRange: config.database ? config.network.privateServicesRange : undefined,
+        storage: config.pictures !== undefined,
         labels: resourceLabels(stack, "network"),
       },
       { parent: this },
@@ -128,6 +130,8 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     }
 
     const tiers: RegionalTier[] = [];
+    /** Service accounts of the VMs that run the service storing pictures. */
+    const pictureWriters: pulumi.Output<string>[] = [];
     const groups: Record<string, pulumi.Output<string>[]> = {};
     const loadBalancerBackends: Record<string, pulumi.Output<string>> = {};
     let entities: pulumi.Output<string> | undefined;
@@ -164,6 +168,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           { parent: this },
         );
         tiers.push(tier);
+        if (config.pictures) pictureWriters.push(tier.serviceAccountEmail);
         groups[region.name] = [tier.group.name];
         loadBalancerBackends[region.name] = tier.instanceGroup;
       }
@@ -188,6 +193,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           { parent: this },
         );
         tiers.push(...Object.values(standalone.tiers));
+        if (config.pictures) pictureWriters.push(standalone.tiers[config.pictures.service.name].serviceAccountEmail);
         groups[region.name] = Object.values(standalone.tiers).map((t) => t.group.name);
         loadBalancerBackends[region.name] = standalone.tiers[config.entryService.name].instanceGroup;
         return { region, standalone };
@@ -205,6 +211,23 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             ),
           ),
         );
+    }
+
+    if (config.pictures) {
+      new PicturesBucket(
+        `${name}-pictures`,
+        {
+          project: config.project,
+          bucketName: config.pictures.bucketName,
+          location: config.pictures.location,
+          publicRead: config.pictures.publicRead,
+          writers: pictureWriters,
+          listerRoleId: picturesListerRoleId(prefix),
+          labels: resourceLabels(stack, "pictures-bucket"),
+          apis: network.apis,
+        },
+        { parent: this },
+      );
     }
 
     let migrator: KongMigrator | undefined;

@@ -16,6 +16,8 @@ export interface NetworkArgs {
   internalPorts: number[];
   /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
   privateServicesRange?: string;
+  /** Enable Cloud Storage's API, for a bucket of the stack. @default false */
+  storage?: boolean;
   /** Labels of the resources that take them. */
   labels: Record<string, string>;
 }
@@ -35,7 +37,7 @@ export class Network extends pulumi.ComponentResource {
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:network:Network", name, {}, opts);
     const { prefix } = args;
-    const apiNames = [...baseApis, ...(args.privateServicesRange ? databaseApis : [])];
+    const apiNames = [...baseApis, ...(args.privateServicesRange ? databaseApis : []), ...(args.storage ? ["storage"] : [])];
     this.apis = apiNames.map(
       (api) =>
         new gcp.projects.Service(`${name}-api-${api}`, { service: `${api}.googleapis.com`, disableOnDestroy: false }, { parent: this }),

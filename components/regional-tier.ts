@@ -47,6 +47,8 @@ export class RegionalTier extends pulumi.ComponentResource {
   /** The group's instance group URL: a backend of a load balancer. */
   public readonly instanceGroup: pulumi.Output<string>;
   public readonly template: gcp.compute.InstanceTemplate;
+  /** The VMs' own service account. */
+  public readonly serviceAccountEmail: pulumi.Output<string>;
 
   constructor(name: string, args: RegionalTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:compute:RegionalTier", name, {}, opts);
@@ -56,6 +58,7 @@ export class RegionalTier extends pulumi.ComponentResource {
       { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds },
       this,
     );
+    this.serviceAccountEmail = account.email;
     // Auto-named from a prefix: a change creates the new template before the old one is deleted.
     this.template = new gcp.compute.InstanceTemplate(
       `${name}-template`,
@@ -121,6 +124,6 @@ export class RegionalTier extends pulumi.ComponentResource {
       );
     }
 
-    this.registerOutputs({ group: this.group, instanceGroup: this.instanceGroup, template: this.template });
+    this.registerOutputs({ group: this.group, instanceGroup: this.instanceGroup, template: this.template, serviceAccountEmail: this.serviceAccountEmail });
   }
 }

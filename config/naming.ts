@@ -30,3 +30,8 @@ export function tierAccountId(prefix: string, region: string, tier?: string): st
 export function secretResourceName(project: string, secretId: string): string {
   return `projects/${project}/secrets/${secretId}`;
 }
+
+/** The project role that lets the pictures bucket's writers list buckets: `[a-zA-Z0-9_.]`, 3 to 64. */
+export function picturesListerRoleId(prefix: string): string {
+  return `${prefix.replace(/-/g, "_")}_pictures_bucket_lister`;
+}

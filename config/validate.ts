@@ -6,7 +6,8 @@ import { z } from "zod";
 import { formatCidr, nthSubnet, overlaps, parseCidr, reservedRanges } from "./cidr";
 import { maxResourceName, maxTemplatePrefix, serviceAccountIdPattern, tierAccountId, tierName } from "./naming";
 import { compactRegionName, defaultRoutePrefix, knownRegions, regionInfo, zonesOf } from "./regions";
-import { ParsedStackConfig, ServiceConfig, StackConfigSchema } from "./schema";
+import { checkMessengerNeeds, picturesBucketPrefix } from "./messenger";
+import { bucketLocations, ParsedStackConfig, ServiceConfig, StackConfigSchema } from "./schema";
 
 export type Topology = ParsedStackConfig["topology"];
 
@@ -42,7 +43,16 @@ export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "regio
   readonly replica?: { region: string; zone: string };
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService"> {
+export interface PicturesPlan {
+  /** Starts with the prefix Attachments looks for; unique by project. */
+  readonly bucketName: string;
+  readonly location: (typeof bucketLocations)[number];
+  /** The service whose VMs write pictures. */
+  readonly service: ServiceConfig;
+  readonly publicRead: boolean;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures"> {
   /** The GCP project (`gcp:project`). */
   readonly project: string;
   readonly regions: RegionPlan[];
@@ -50,6 +60,8 @@ export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "databa
   readonly database?: DatabasePlan;
   /** standalone: the service the global load balancer fronts. */
   readonly entryService: ServiceConfig;
+  /** The pictures bucket; undefined when no service stores pictures. */
+  readonly pictures?: PicturesPlan;
 }
 
 export type ValidationResult = { ok: true; config: StackConfig } | { ok: false; errors: string[] };
@@ -120,8 +132,29 @@ function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, projec
   const entryService = checkTopology(parsed, raw, regions, err);
   checkNames(parsed, regions, err);
   const database = usesCloudSql(parsed.topology) ? resolveDatabase(parsed, err) : undefined;
-  const { entryService: _entry, ...rest } = parsed;
-  return { ...rest, project, regions, database, entryService };
+  checkMessengerNeeds(parsed, err);
+  const pictures = resolvePictures(parsed, regions, project, err);
+  const { entryService: _entry, pictures: _pictures, ...rest } = parsed;
+  return { ...rest, project, regions, database, entryService, pictures };
+}
+
+/** The multi-region that holds every region named with each prefix. */
+const multiRegions: Record<string, (typeof bucketLocations)[number]> = { us: "US", northamerica: "US", europe: "EU", asia: "ASIA" };
+const maxBucketName = 63;
+
+function resolvePictures(parsed: ParsedStackConfig, regions: RegionPlan[], project: string, err: Report): PicturesPlan | undefined {
+  if (!parsed.pictures) return undefined;
+  const { service: serviceName, publicRead } = parsed.pictures;
+  const service = parsed.services.find((s) => s.name === serviceName);
+  if (!service) err(["pictures", "service"], `${JSON.stringify(serviceName)} is not a service; allowed: ${parsed.services.map((s) => s.name).join(", ")}`);
+  const derived = [...new Set(regions.map((r) => multiRegions[r.name.split("-")[0]]))];
+  const location = parsed.pictures.location ?? (derived.length === 1 ? derived[0] : undefined);
+  if (!location) {
+    err(["pictures", "location"], `required: the regions ${regions.map((r) => r.name).join(", ")} are not all in one multi-region; allowed: ${bucketLocations.join(", ")}`);
+  }
+  const bucketName = `${picturesBucketPrefix}-${parsed.prefix}-${project}`;
+  if (bucketName.length > maxBucketName) err(["prefix"], `makes the bucket name "${bucketName}" (${bucketName.length} characters); Cloud Storage allows ${maxBucketName}`);
+  return service && location ? { bucketName, location, service, publicRead } : undefined;
 }
 
 /** Every per-region name the components will build, against GCP's length and character rules. */
@@ -169,7 +202,7 @@ function checkTopology(parsed: ParsedStackConfig, raw: Record<string, unknown>, 
   return entry ?? parsed.services[0];
 }
 
-type Report = (path: PropertyKey[], message: string) => void;
+export type Report = (path: PropertyKey[], message: string) => void;
 
 function resolveRegion(
   parsed: ParsedStackConfig,

@@ -80,9 +80,11 @@ async function main() {
   process.stdout.write(renderTree(plan.resources));
   process.stdout.write(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
-  const violations = checkPolicies(plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })));
-  process.stdout.write(`Policies: ${policyRules.length} rules, ${violations.length} violations\n`);
-  for (const v of violations) process.stdout.write(`  ${v.rule}: ${v.resource}: ${v.message}\n`);
+  const policyResources = plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+  const violations = checkPolicies(policyResources);
+  const advisories = checkPolicies(policyResources, "advisory");
+  process.stdout.write(`Policies: ${policyRules.length} rules, ${violations.length} violations, ${advisories.length} advisories\n`);
+  for (const v of [...violations, ...advisories]) process.stdout.write(`  ${v.rule}: ${v.resource}: ${v.message}\n`);
 
   rmSync(options.out, { recursive: true, force: true });
   write(join(options.out, "plan.json"), stableJson(plan));

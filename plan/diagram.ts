@@ -1,7 +1,7 @@
 /**
  * The architecture as a picture, drawn from the recorded plan itself (not from a hand-kept
  * drawing): regions with their groups, Kong and services; the database's primary, standby and
- * replica; the load balancer; and the path a request takes.
+ * replica; the pictures bucket and who writes to it; the load balancer; and the path a request takes.
  */
 import { databaseInstances, fleets, inputsOfType } from "./fleet";
 import type { RecordedResource } from "./record";
@@ -28,6 +28,9 @@ export function architectureDot(resources: RecordedResource[]): string {
   const autoscalers = new Map(inputsOfType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
   const { primary, replica } = databaseInstances(resources);
 
+  const bucketGrants = inputsOfType(resources, "storage/bucketIAMMember:BucketIAMMember");
+  const pictureWriters = new Set(bucketGrants.filter((g) => g.role === "roles/storage.objectCreator").map((g) => String(g.member).replace(/^serviceAccount:/, "")));
+
   const groups = fleets(resources);
   for (const region of [...new Set(groups.map((g) => g.region))].sort()) {
     const inRegion = groups.filter((g) => g.region === region);
@@ -37,7 +40,7 @@ export function architectureDot(resources: RecordedResource[]): string {
     const edges: string[] = [];
     let kongNode = "";
     const serviceNodes: { node: string; entry: boolean }[] = [];
-    for (const { name, role, script, loadBalanced, group } of inRegion) {
+    for (const { name, role, script, loadBalanced, group, serviceAccount } of inRegion) {
       const scaling = autoscalers.get(name);
       const size = scaling ? `${scaling.minReplicas}-${scaling.maxReplicas} VMs` : `${group.targetSize} VMs`;
       const node = id(name);
@@ -56,6 +59,7 @@ export function architectureDot(resources: RecordedResource[]): string {
         lines.push(`    ${node} [label=${quote(`${serviceNames(script).join(", ")} tier\n${size}, internal LB`)}];`);
       }
       if (loadBalanced) edges.push(`  lb -> ${node};`);
+      if (pictureWriters.has(serviceAccount)) edges.push(`  ${node} -> pictures [style=dashed, label="uploads"];`);
     }
     lines.push("  }");
     for (const { node, entry } of serviceNodes) {
@@ -80,6 +84,10 @@ export function architectureDot(resources: RecordedResource[]): string {
       lines.push('    db_primary -> db_replica [label="async replication"];');
     }
     lines.push("  }");
+  }
+  for (const bucket of inputsOfType(resources, "storage/bucket:Bucket")) {
+    const access = bucketGrants.some((g) => g.member === "allUsers") ? "public read" : "private";
+    lines.push(`  pictures [label=${quote(`Cloud Storage ${bucket.name}\nlocation ${bucket.location}, ${access}`)}, shape=folder, fillcolor="#e8f0fe"];`);
   }
   for (const migrator of inputsOfType(resources, "compute/instance:Instance")) {
     lines.push(`  migrator [label=${quote(`Kong migrator (one-shot VM)\n${migrator.zone}`)}, fillcolor="#f1f3f4"];`);

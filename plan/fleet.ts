@@ -23,6 +23,8 @@ export interface Fleet {
   loadBalanced: boolean;
   /** The group's own inputs. */
   group: Inputs;
+  /** Email of the VMs' service account. */
+  serviceAccount: string;
 }
 
 /** Every regional instance group, sorted by name, with its template's boot script. */
@@ -35,7 +37,15 @@ export function fleets(resources: RecordedResource[]): Fleet[] {
     .map((group) => {
       const template = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`));
       const script: string = template?.metadataStartupScript ?? "";
-      return { name: group.name, region: group.region, role: roleOf(script), script, loadBalanced: backends.includes(group.name), group };
+      return {
+        name: group.name,
+        region: group.region,
+        role: roleOf(script),
+        script,
+        loadBalanced: backends.includes(group.name),
+        group,
+        serviceAccount: template?.serviceAccount?.email ?? "",
+      };
     })
     .sort((a, b) => a.name.localeCompare(b.name));
 }

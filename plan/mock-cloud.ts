@@ -37,6 +37,9 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:serviceaccount/account:Account":
       state.email = `${inputs.accountId}@${project}.iam.gserviceaccount.com`;
       break;
+    case "gcp:projects/iAMCustomRole:IAMCustomRole":
+      state.name = `projects/${inputs.project}/roles/${inputs.roleId}`;
+      break;
     case "gcp:secretmanager/secret:Secret":
       return { id: `projects/${project}/secrets/${inputs.secretId}`, state };
     case "gcp:sql/databaseInstance:DatabaseInstance":

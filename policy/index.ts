@@ -9,7 +9,7 @@ new PolicyPack("geo-api-layer", {
   policies: policyRules.map((rule) => ({
     name: rule.name,
     description: rule.description,
-    enforcementLevel: "mandatory",
+    enforcementLevel: rule.enforcementLevel ?? "mandatory",
     validateResource: (args, reportViolation) => {
       for (const message of rule.check({ type: args.type, name: args.name, props: args.props })) reportViolation(message);
     },

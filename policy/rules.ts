@@ -17,6 +17,8 @@ export interface PolicyResource {
 export interface PolicyRule {
   name: string;
   description: string;
+  /** Mandatory rules fail a preview; advisory ones name a deliberate choice. @default "mandatory" */
+  enforcementLevel?: "mandatory" | "advisory";
   /** Violation messages; empty when the resource complies or the rule does not apply. */
   check(resource: PolicyResource): string[];
 }
@@ -144,6 +146,16 @@ const labelled: PolicyRule = {
   },
 };
 
+const publicBucket: PolicyRule = {
+  name: "bucket-readable-by-everyone",
+  description: "A bucket readable by allUsers: the pictures bucket with geo-api-layer:pictures.publicRead, which the messenger's public picture URLs need",
+  enforcementLevel: "advisory",
+  check({ type, props }) {
+    if (type !== "gcp:storage/bucketIAMMember:BucketIAMMember" || !["allUsers", "allAuthenticatedUsers"].includes(props.member)) return [];
+    return [`${props.member} has ${props.role} on bucket ${props.bucket} (geo-api-layer:pictures.publicRead): every object in it is public`];
+  },
+};
+
 export const policyRules: PolicyRule[] = [
   firewallOnlyLoadBalancer,
   noExternalIp,
@@ -152,6 +164,7 @@ export const policyRules: PolicyRule[] = [
   adminApiLoopback,
   noSecretInMetadata,
   labelled,
+  publicBucket,
 ];
 
 export interface Violation {
@@ -160,9 +173,10 @@ export interface Violation {
   message: string;
 }
 
-/** Every rule over every resource: the offline form of the policy pack. */
-export function checkPolicies(resources: PolicyResource[]): Violation[] {
+/** Every rule of one enforcement level over every resource: the offline form of the policy pack. */
+export function checkPolicies(resources: PolicyResource[], level: PolicyRule["enforcementLevel"] = "mandatory"): Violation[] {
+  const rules = policyRules.filter((rule) => (rule.enforcementLevel ?? "mandatory") === level);
   return resources.flatMap((resource) =>
-    policyRules.flatMap((rule) => rule.check(resource).map((message) => ({ rule: rule.name, resource: `${resource.type}::${resource.name}`, message }))),
+    rules.flatMap((rule) => rule.check(resource).map((message) => ({ rule: rule.name, resource: `${resource.type}::${resource.name}`, message }))),
   );
 }

@@ -146,6 +146,16 @@ describe("the diagram", () => {
     expect(dot).toContain("geo_us_east4 -> geo_us_east4_messaging");
   });
 
+  it("draws the pictures bucket and an upload edge from exactly the VMs that may write to it", async () => {
+    const standalone = architectureDot((await recordStack("us-standalone")).resources);
+    expect(standalone).toMatch(/pictures \[label="Cloud Storage pictures-geo-offline-plan-project\\nlocation US, public read"/);
+    expect([...standalone.matchAll(/^ {2}(\S+) -> pictures /gm)].map((m) => m[1]).sort()).toEqual([
+      "geo_us_central1_attachments",
+      "geo_us_east4_attachments",
+      "geo_us_west2_attachments",
+    ]);
+  });
+
   it("in the README is the one the plan draws today", async () => {
     const dot = architectureDot((await recordStack("us-multi")).resources);
     expect(readFileSync(join(projectDir, "docs", "architecture-us-multi.dot"), "utf8")).toBe(dot);

@@ -179,7 +179,8 @@ describe("the us-multi stack", () => {
       for (const m of granted) expect(m.role).toBe("roles/secretmanager.secretAccessor");
     }
     const projectRoles = ofType(stack, "gcp:projects/iAMMember:IAMMember").map((m) => inputs(m).role);
-    expect(new Set(projectRoles)).toEqual(new Set(["roles/logging.logWriter", "roles/monitoring.metricWriter"]));
+    // Plus listing buckets, for the VMs running Attachments (test/pictures.test.ts).
+    expect(new Set(projectRoles)).toEqual(new Set(["roles/logging.logWriter", "roles/monitoring.metricWriter", "projects/offline-plan-project/roles/geo_pictures_bucket_lister"]));
   });
 
   it("runs Kong's migrations in exactly one place, which every gateway waits for", () => {

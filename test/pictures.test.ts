@@ -1,0 +1,77 @@
+/**
+ * The pictures bucket Attachments writes to: where it lives, and that only the VMs running
+ * Attachments may create objects in it and list buckets, in every example stack.
+ */
+import type { Recording } from "../plan/record";
+import { exampleStacks } from "../scripts/outage-table";
+import { inputs, ofType, one, recordStack } from "./support/stack";
+
+const stacks: Record<string, Recording> = {};
+beforeAll(async () => {
+  for (const [topology, stack] of Object.entries(exampleStacks)) stacks[topology] = await recordStack(stack);
+});
+
+const members = (recording: Recording, type: string, role: string) =>
+  ofType(recording, type)
+    .map(inputs)
+    .filter((m) => m.role === role)
+    .map((m) => m.member)
+    .sort();
+
+/** `serviceAccount:<email>` of each template whose VMs run Attachments. */
+function attachmentsAccounts(recording: Recording): string[] {
+  const templates = ofType(recording, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+  const running = templates.filter((t) => t.metadataStartupScript.includes("write_unit geo-svc-attachments.service"));
+  expect(running.length).toBeGreaterThan(0);
+  return running.map((t) => `serviceAccount:${t.serviceAccount.email}`).sort();
+}
+
+describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => {
+  it("has one pictures bucket in the US multi-region, uniform access, after the Storage API", () => {
+    const recording = stacks[topology];
+    const bucket = one(recording, "gcp:storage/bucket:Bucket");
+    expect(inputs(bucket)).toMatchObject({ location: "US", uniformBucketLevelAccess: true, name: expect.stringMatching(/^pictures-/) });
+    const api = ofType(recording, "gcp:projects/service:Service").find((s) => inputs(s).service === "storage.googleapis.com");
+    expect(bucket.dependencies).toContain(api!.urn);
+  });
+
+  it("lets exactly the VMs that run Attachments create objects and list buckets, with a role of that one permission", () => {
+    const recording = stacks[topology];
+    const writers = attachmentsAccounts(recording);
+    expect(writers).toHaveLength(3);
+    const lister = inputs(one(recording, "gcp:projects/iAMCustomRole:IAMCustomRole"));
+    expect(lister.permissions).toEqual(["storage.buckets.list"]);
+    expect(members(recording, "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectCreator")).toEqual(writers);
+    expect(members(recording, "gcp:projects/iAMMember:IAMMember", `projects/offline-plan-project/roles/${lister.roleId}`)).toEqual(writers);
+  });
+
+  it("grants no other storage role to anyone but allUsers' read, which the stack file chose", () => {
+    const recording = stacks[topology];
+    const storageGrants = [...ofType(recording, "gcp:storage/bucketIAMMember:BucketIAMMember"), ...ofType(recording, "gcp:projects/iAMMember:IAMMember")]
+      .map(inputs)
+      .filter((m) => m.role.includes("storage") || m.role.includes("_pictures_bucket_lister"));
+    const expected = [
+      ...attachmentsAccounts(recording).flatMap((member) => [
+        { member, role: "roles/storage.objectCreator" },
+        { member, role: expect.stringMatching(/_pictures_bucket_lister$/) },
+      ]),
+      { member: "allUsers", role: "roles/storage.objectViewer" },
+    ];
+    expect(storageGrants.map(({ member, role }) => ({ member, role }))).toEqual(expect.arrayContaining(expected));
+    expect(storageGrants).toHaveLength(expected.length);
+  });
+});
+
+describe("public read is a switch", () => {
+  it("off: no allUsers grant, and public access prevention enforced on the bucket", async () => {
+    const recording = await recordStack("us-multi", { pictures: { publicRead: false } });
+    expect(recording.errors).toEqual([]);
+    expect(members(recording, "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer")).toEqual([]);
+    expect(inputs(one(recording, "gcp:storage/bucket:Bucket")).publicAccessPrevention).toBe("enforced");
+  });
+
+  it("on: allUsers may read, and public access prevention is inherited", () => {
+    expect(members(stacks["shared-db"], "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer")).toEqual(["allUsers"]);
+    expect(inputs(one(stacks["shared-db"], "gcp:storage/bucket:Bucket")).publicAccessPrevention).toBe("inherited");
+  });
+});

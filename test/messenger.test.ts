@@ -3,7 +3,8 @@
  * build makes, the prod profile, the env names it reads (test/fixtures/messenger/<commit>.json,
  * read from the repository itself by scripts/messenger-facts.ts).
  */
-import { messengerFacts, messengerMismatches, messengerRepository, StackService } from "./support/messenger-facts";
+import { messengerRepository, picturesBucketPrefix } from "../config/messenger";
+import { messengerFacts, messengerMismatches, StackService } from "./support/messenger-facts";
 import { stackServices } from "./support/stack";
 
 const stacks = ["us-multi", "us-sidecar", "us-standalone", "us-dbless"];
@@ -16,6 +17,10 @@ describe.each(stacks)("%s", (stack) => {
     expect(messenger.map((s) => s.run.directory).sort()).toEqual(["attachments", "messenger"]);
     expect(new Set(messenger.map((s) => s.run.ref)).size).toBe(1);
     expect(messengerFacts(messenger[0].run.ref!)).toBeDefined();
+  });
+
+  it("names the pictures bucket with the prefix Attachments looks for at that commit", () => {
+    expect(messengerFacts(messenger[0].run.ref!)!.picturesBucketPrefix).toBe(picturesBucketPrefix);
   });
 
   it("matches the code at that commit: jar, prod profile, env names, port and health path", () => {

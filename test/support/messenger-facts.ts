@@ -4,9 +4,8 @@
  */
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
+import { messengerRepository } from "../../config/messenger";
 import { variablesOfEveryService } from "../../startup/startup-script";
-
-export const messengerRepository = "https://github.com/YugabyteDB-Samples/geo-distributed-messenger.git";
 const fixtures = join(__dirname, "..", "fixtures", "messenger");
 
 interface ServiceFacts {

@@ -3,7 +3,8 @@
  * (systemd-nspawn, only its own loopback), the way Google's guest agent runs it: on every boot.
  * Real: systemd, journald, apt and Debian's packages (from a local repository), useradd, git, jq,
  * curl, PostgreSQL, nginx. Stand-ins, for what cannot be had here: Kong's package (kong-package/),
- * Google's metadata server and Secret Manager (google/), the test service's repository.
+ * Google's metadata server, Secret Manager and guest agent (guest/, beside the harness's own probe
+ * and check), the test service's repository.
  */
 import { spawnSync } from "child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
@@ -14,7 +15,6 @@ const here = __dirname;
 /** Why the harness cannot run on this machine, or undefined when it can. */
 export function harnessUnavailable(): string | undefined {
   if (process.getuid?.() !== 0) return "it needs root to boot containers with systemd-nspawn";
-  if (!existsSync("/sys/fs/cgroup/cgroup.controllers")) return "systemd-nspawn needs the unified cgroup hierarchy (cgroup v2), which this machine does not mount";
   for (const tool of ["systemd-nspawn", "debootstrap", "apt-ftparchive", "dpkg-deb", "gpg", "openssl", "git", "journalctl"]) {
     if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is not installed`;
   }
@@ -94,7 +94,7 @@ export interface Boot {
 /** No boot script here takes longer; one that does is stopped, and its boot fails. */
 const deadlineSec = 240;
 
-/** The stand-ins' addresses (google/standin-google.py). */
+/** The stand-ins' addresses (guest/standin-google.py). */
 const hosts = ["127.0.0.2 metadata.google.internal", "127.0.0.3 secretmanager.googleapis.com", "127.0.0.4 kong-packages.test", "127.0.0.5 git.test"];
 
 export class Vm {
@@ -120,8 +120,8 @@ export class Vm {
     write("etc/hosts", `127.0.0.1 localhost\n::1 localhost\n${hosts.join("\n")}\n`);
     cpSync(join(standins.dir, "kong-packages"), at("srv/kong-packages"), { recursive: true });
     cpSync(join(standins.dir, "git"), at("srv/git"), { recursive: true });
-    for (const file of ["standin-google.py", "harness.py"]) cpSync(join(here, "google", file), at(`usr/local/lib/harness/${file}`));
-    cpSync(join(here, "google", "google_metadata_script_runner"), at("usr/bin/google_metadata_script_runner"));
+    for (const file of ["standin-google.py", "harness.py"]) cpSync(join(here, "guest", file), at(`usr/local/lib/harness/${file}`));
+    cpSync(join(here, "guest", "google_metadata_script_runner"), at("usr/bin/google_metadata_script_runner"));
     for (const unit of readdirSync(join(here, "units"))) {
       cpSync(join(here, "units", unit), at(`etc/systemd/system/${unit}`));
       symlinkSync(`/etc/systemd/system/${unit}`, at(`etc/systemd/system/multi-user.target.wants/${unit}`));
@@ -173,7 +173,7 @@ export class Vm {
     return existsSync(join(this.rootfs, path));
   }
 
-  /** Secret Manager calls of every boot so far (google/standin-google.py). */
+  /** Secret Manager calls of every boot so far (guest/standin-google.py). */
   secretAccesses(): { path: string; token_ok: boolean; token_on_command_line: boolean }[] {
     const log = join(this.rootfs, "var/lib/harness/secret-access.log");
     return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];

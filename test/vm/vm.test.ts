@@ -37,11 +37,15 @@ afterAll(() => {
   if (work && !process.env.GEO_VM_KEEP) rmSync(work, { recursive: true, force: true });
 });
 
+const echoPort = 9002;
+const echoHealth = `http://127.0.0.1:${echoPort}/healthz`;
+const echoEnv = `http://127.0.0.1:${echoPort}/env`;
+
 const echoService = () => ({
   name: "echo",
-  port: 9002,
+  port: echoPort,
   healthPath: "/healthz",
-  env: { PORT: "9002", GREETING: greeting, KONG_URL: "{{kong}}/echo" },
+  env: { PORT: String(echoPort), GREETING: greeting, KONG_URL: "{{kong}}/echo" },
   secretEnv: { ECHO_TOKEN: "echo-token" },
   routes: [
     { name: "echo", paths: ["/echo"] },
@@ -105,22 +109,23 @@ function cloudSql(databaseDir: string, script: string, state: Record<string, unk
 const dbState = (dir: string) => JSON.parse(readFileSync(join(dir, "state.json"), "utf8"));
 const dbEntities = (dir: string): Record<string, unknown> => JSON.parse(readFileSync(join(dir, "entities.json"), "utf8"));
 
-const echoEnv = "http://127.0.0.1:9002/env";
-/** A request through Kong's proxy listener, which Kong's access log records. */
-const kongProxyProbe = "http://127.0.0.1:8000/harness-probe";
+/** Path of a request through Kong's proxy listener, which Kong's access log records. */
+const proxyProbePath = "/harness-probe";
 
+/** A VM running `script`; `services` when the echo service runs on it. */
 function vmFor(name: string, script: string, databaseDir: string, roles: Roles, services: boolean): Vm {
-  const kong = /^status_listen = 0\.0\.0\.0:(\d+)$/m.exec(kongConf(script))?.[1];
-  const echo = "http://127.0.0.1:9002/healthz";
+  const port = (key: string) => setting(kongConf(script), key)?.split(":")[1];
+  const status = port("status_listen");
+  const kongReady = `http://127.0.0.1:${status}/status/ready`;
   const spec: VmSpec = {
     script,
     secrets: secretsOf(script),
     databaseDir,
-    loadBalancerCheck: kong && roles.loadBalancer.port === Number(kong) ? `http://127.0.0.1:${kong}${roles.loadBalancer.requestPath}` : undefined,
-    services: services ? { echo } : {},
-    ready: [...(kong ? [`http://127.0.0.1:${kong}/status/ready`] : []), ...(services ? [echo] : [])],
-    kill: [...(services ? [{ unit: "geo-svc-echo.service", url: echo }] : []), ...(kong ? [{ unit: "kong.service", url: `http://127.0.0.1:${kong}/status/ready` }] : [])],
-    fetch: [...(services ? [echoEnv] : []), ...(kong ? [kongProxyProbe] : [])],
+    loadBalancerCheck: status && roles.loadBalancer.port === Number(status) ? `http://127.0.0.1:${status}${roles.loadBalancer.requestPath}` : undefined,
+    services: services ? { echo: echoHealth } : {},
+    ready: [...(status ? [kongReady] : []), ...(services ? [echoHealth] : [])],
+    kill: [...(services ? [{ unit: "geo-svc-echo.service", url: echoHealth }] : []), ...(status ? [{ unit: "kong.service", url: kongReady }] : [])],
+    fetch: [...(services ? [echoEnv] : []), ...(status ? [`http://127.0.0.1:${port("proxy_listen")}${proxyProbePath}`] : [])],
   };
   return new Vm(join(work, name), base, standins, spec);
 }
@@ -182,7 +187,7 @@ function expectSecretsReadSafely(vm: Vm): void {
 function kongVmTests(role: string, get: () => { vm: Vm; first: Boot }): void {
   it(`${role}: Kong's nginx error and access logs reach the journal`, () => {
     expect(get().first.kongLog).toMatch(/\[notice\] \d+#\d+: nginx\//);
-    expect(get().first.kongLog).toContain('"GET /harness-probe HTTP/1.1" 404');
+    expect(get().first.kongLog).toContain(`"GET ${proxyProbePath} HTTP/1.1" 404`);
   });
 
   it(`${role}: Kong Manager does not listen`, () => {

@@ -173,11 +173,13 @@ def listens(value):
 
 
 def server(listen, access_log, error_log, locations):
+    """One server block, with the log targets as nginx_kong.lua renders them (`off` stays off)."""
     if not listen:
         return ""
-    lines = [f"    server {{"] + [f"        listen {l};" for l in listen]
-    lines += [f"        access_log {access_log};", f"        error_log {error_log} notice;"] if access_log != "off" else ["        access_log off;", f"        error_log {error_log} notice;"]
-    return "\n".join(lines + [f"        {loc}" for loc in locations] + ["    }"])
+    lines = ["    server {", *[f"        listen {address};" for address in listen],
+             f"        access_log {access_log};", f"        error_log {error_log} notice;",
+             *[f"        {location}" for location in locations], "    }"]
+    return "\n".join(lines)
 
 
 def prepare(prefix, conf):
@@ -246,11 +248,16 @@ def declarative(conf):
     return config
 
 
+def declarative_entities(conf, kind):
+    """Services and routes of the declarative config (routes nested under their service)."""
+    services = declarative(conf).get("services", [])
+    if kind == "services":
+        return services
+    return [route for service in services for route in service.get("routes", [])] if kind == "routes" else []
+
+
 class AdminHandler(BaseHTTPRequestHandler):
     conf = {}
-
-    def address_string(self):
-        return "admin"
 
     def log_message(self, *args):
         pass
@@ -284,7 +291,7 @@ class AdminHandler(BaseHTTPRequestHandler):
             return self.reply(200, {"version": "3.9.1", "configuration": {"database": self.conf["database"]}})
         if len(parts) == 1:
             if dbless:
-                items = [e for s in declarative(self.conf).get("services", []) for e in ([s] if parts[0] == "services" else s.get("routes", []) if parts[0] == "routes" else [])]
+                items = declarative_entities(self.conf, parts[0])
             else:
                 try:
                     entities = Database(self.conf).entities()

@@ -4,10 +4,11 @@
  * CLI and the rest (test/sandbox/bin), and a call log to assert what the script did, in order.
  */
 import { spawnSync } from "child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { ServiceSchema } from "../../config/schema";
+import { RootDirectory } from "./root-directory";
 
 const stubs = join(__dirname, "..", "sandbox", "bin");
 
@@ -18,12 +19,14 @@ export interface SandboxRun {
   calls: string[];
 }
 
-export class Sandbox {
-  readonly dir = mkdtempSync(join(tmpdir(), "boot-sandbox-"));
-  readonly root = join(this.dir, "root");
+export class Sandbox extends RootDirectory {
+  readonly dir: string;
   private callCount = 0;
 
   constructor(private readonly env: Record<string, string> = {}) {
+    const dir = mkdtempSync(join(tmpdir(), "boot-sandbox-"));
+    super(join(dir, "root"));
+    this.dir = dir;
     mkdirSync(this.root);
     mkdirSync(join(this.dir, "state", "secrets"), { recursive: true });
   }
@@ -73,18 +76,6 @@ export class Sandbox {
     const calls = all.slice(this.callCount);
     this.callCount = all.length;
     return { status: result.status, output: `${result.stdout}${result.stderr}`, calls };
-  }
-
-  file(path: string): string {
-    return readFileSync(join(this.root, path), "utf8");
-  }
-
-  mode(path: string): string {
-    return (statSync(join(this.root, path)).mode & 0o777).toString(8);
-  }
-
-  exists(path: string): boolean {
-    return existsSync(join(this.root, path));
   }
 }
 

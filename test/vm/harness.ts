@@ -7,8 +7,9 @@
  * and check), the test service's repository.
  */
 import { spawnSync } from "child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { join } from "path";
+import { RootDirectory } from "../support/root-directory";
 
 const here = __dirname;
 
@@ -97,16 +98,16 @@ const deadlineSec = 240;
 /** The stand-ins' addresses (guest/standin-google.py). */
 const hosts = ["127.0.0.2 metadata.google.internal", "127.0.0.3 secretmanager.googleapis.com", "127.0.0.4 kong-packages.test", "127.0.0.5 git.test"];
 
-export class Vm {
-  readonly rootfs: string;
+/** A VM: its root file system, a copy of the base one with the stand-ins installed. */
+export class Vm extends RootDirectory {
   private boots = 0;
 
   constructor(readonly dir: string, base: string, standins: Standins, readonly spec: VmSpec) {
+    super(join(dir, "rootfs"));
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    this.rootfs = join(dir, "rootfs");
-    run("cp", ["-a", "--reflink=auto", base, this.rootfs]);
-    const at = (path: string) => join(this.rootfs, path);
+    run("cp", ["-a", "--reflink=auto", base, this.root]);
+    const at = (path: string) => join(this.root, path);
     const write = (path: string, content: string, mode = 0o644) => {
       mkdirSync(join(at(path), ".."), { recursive: true });
       writeFileSync(at(path), content);
@@ -116,7 +117,7 @@ export class Vm {
     for (const [id, value] of Object.entries(spec.secrets)) write(`etc/standin-google/secrets/${id}`, value, 0o600);
     for (const file of ["tls.crt", "tls.key"]) cpSync(join(standins.dir, "tls", file), at(`etc/standin-google/${file}`));
     cpSync(join(standins.dir, "tls", "ca.crt"), at("usr/local/share/ca-certificates/geo-api-layer-harness.crt"));
-    run("chroot", [this.rootfs, "update-ca-certificates"]);
+    run("chroot", [this.root, "update-ca-certificates"]);
     write("etc/hosts", `127.0.0.1 localhost\n::1 localhost\n${hosts.join("\n")}\n`);
     cpSync(join(standins.dir, "kong-packages"), at("srv/kong-packages"), { recursive: true });
     cpSync(join(standins.dir, "git"), at("srv/git"), { recursive: true });
@@ -135,22 +136,22 @@ export class Vm {
 
   /** Boots the container until it powers off (or `timeoutSec` passes) and reads what it left. */
   boot(options: { kill?: boolean; timeoutSec?: number } = {}): Boot {
-    const harnessFile = join(this.rootfs, "etc/harness/harness.json");
+    const harnessFile = join(this.root, "etc/harness/harness.json");
     const harness = JSON.parse(readFileSync(harnessFile, "utf8"));
     writeFileSync(harnessFile, JSON.stringify({ ...harness, kill: options.kill ? this.spec.kill : [] }, null, 1));
-    const before = new Set(readdirSync(join(this.rootfs, "var/lib/harness")));
+    const before = new Set(readdirSync(join(this.root, "var/lib/harness")));
     const started = Date.now();
     const console = join(this.dir, `console-${++this.boots}.log`);
     const result = spawnSync(
       "sh",
-      ["-c", `exec systemd-nspawn --register=no --keep-unit --private-network --quiet -D "$1" --bind="$2":/var/lib/kong-standin-db -b </dev/null >"$3" 2>&1`, "nspawn", this.rootfs, this.spec.databaseDir, console],
+      ["-c", `exec systemd-nspawn --register=no --keep-unit --private-network --quiet -D "$1" --bind="$2":/var/lib/kong-standin-db -b </dev/null >"$3" 2>&1`, "nspawn", this.root, this.spec.databaseDir, console],
       { timeout: (options.timeoutSec ?? 600) * 1000 },
     );
     const seconds = (Date.now() - started) / 1000;
     if (result.error || result.status !== 0) throw new Error(`the container did not power off (${result.error?.message ?? `exit ${result.status}`}); console in ${console}`);
-    const fresh = (kind: string) => readdirSync(join(this.rootfs, "var/lib/harness")).find((f) => f.startsWith(`${kind}-`) && !before.has(f));
-    const json = (file?: string) => (file ? JSON.parse(readFileSync(join(this.rootfs, "var/lib/harness", file), "utf8")) : undefined);
-    const journal = (...args: string[]) => run("journalctl", ["-D", join(this.rootfs, "var/log/journal"), "-b", "-0", "-o", "cat", "--no-pager", ...args]);
+    const fresh = (kind: string) => readdirSync(join(this.root, "var/lib/harness")).find((f) => f.startsWith(`${kind}-`) && !before.has(f));
+    const json = (file?: string) => (file ? JSON.parse(readFileSync(join(this.root, "var/lib/harness", file), "utf8")) : undefined);
+    const journal = (...args: string[]) => run("journalctl", ["-D", join(this.root, "var/log/journal"), "-b", "-0", "-o", "cat", "--no-pager", ...args]);
     return {
       seconds,
       startupLog: journal("-u", "google-startup-scripts.service"),
@@ -161,21 +162,9 @@ export class Vm {
     };
   }
 
-  file(path: string): string {
-    return readFileSync(join(this.rootfs, path), "utf8");
-  }
-
-  mode(path: string): string {
-    return (statSync(join(this.rootfs, path)).mode & 0o777).toString(8);
-  }
-
-  exists(path: string): boolean {
-    return existsSync(join(this.rootfs, path));
-  }
-
   /** Secret Manager calls of every boot so far (guest/standin-google.py). */
   secretAccesses(): { path: string; token_ok: boolean; token_on_command_line: boolean }[] {
-    const log = join(this.rootfs, "var/lib/harness/secret-access.log");
+    const log = join(this.root, "var/lib/harness/secret-access.log");
     return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
   }
 }

@@ -272,42 +272,32 @@ describeVm("shared-db (us-multi): the migrator, then a gateway", () => {
   });
 });
 
-describeVm("sidecar (us-sidecar): a gateway with its own PostgreSQL", () => {
-  let gateway: Vm;
-  let first: Boot;
-  let reboot: Boot;
-
+/** A colocated gateway of `stack`, booted twice (the first time with the kill test), and what every one must show. */
+function gatewayTests(stack: string, label: string): { vm: Vm; first: Boot; reboot: Boot } {
+  const gateway = {} as { vm: Vm; first: Boot; reboot: Boot };
   beforeAll(async () => {
-    const r = await roles("us-sidecar");
-    gateway = vmFor("sidecar-gateway", r.scripts.gateway, join(work, "sidecar-database"), r, true);
-    first = timed("sidecar gateway, first boot", gateway.boot({ kill: true }));
-    reboot = timed("sidecar gateway, reboot", gateway.boot());
+    const r = await roles(stack);
+    gateway.vm = vmFor(`${label}-gateway`, r.scripts.gateway, join(work, `${label}-database`), r, true);
+    gateway.first = timed(`${label} gateway, first boot`, gateway.vm.boot({ kill: true }));
+    gateway.reboot = timed(`${label} gateway, reboot`, gateway.vm.boot());
   });
+  servingVmTests("gateway", () => gateway);
+  kongVmTests("gateway", () => gateway);
+  return gateway;
+}
 
-  servingVmTests("gateway", () => ({ vm: gateway, first, reboot }));
-  kongVmTests("gateway", () => ({ vm: gateway, first }));
+describeVm("sidecar (us-sidecar): a gateway with its own PostgreSQL", () => {
+  const gateway = gatewayTests("us-sidecar", "sidecar");
 
   it("gateway: creates the kong role and database in the real PostgreSQL, and Kong bootstraps it", () => {
-    expect(first.startupLog).toContain("local PostgreSQL has the kong role and database");
-    expect(first.startupLog).toContain("bootstrapping Kong's database");
-    expect(reboot.startupLog).toContain("Kong's database schema is up to date");
+    expect(gateway.first.startupLog).toContain("local PostgreSQL has the kong role and database");
+    expect(gateway.first.startupLog).toContain("bootstrapping Kong's database");
+    expect(gateway.reboot.startupLog).toContain("Kong's database schema is up to date");
   });
 });
 
 describeVm("dbless (us-dbless): a gateway from its declarative config", () => {
-  let gateway: Vm;
-  let first: Boot;
-  let reboot: Boot;
-
-  beforeAll(async () => {
-    const r = await roles("us-dbless");
-    gateway = vmFor("dbless-gateway", r.scripts.gateway, join(work, "dbless-database"), r, true);
-    first = timed("dbless gateway, first boot", gateway.boot({ kill: true }));
-    reboot = timed("dbless gateway, reboot", gateway.boot());
-  });
-
-  servingVmTests("gateway", () => ({ vm: gateway, first, reboot }));
-  kongVmTests("gateway", () => ({ vm: gateway, first }));
+  gatewayTests("us-dbless", "dbless");
 });
 
 describeVm("standalone (us-standalone): the migrator, a Kong tier and a service tier", () => {

@@ -88,28 +88,29 @@ class Database:
         if r.returncode != 0:
             raise KongError(f"[PostgreSQL error] {r.stderr.strip()}")
 
-    def state(self):
+    def load(self, name):
         try:
-            with open(os.path.join(self.dir, "state.json")) as f:
+            with open(os.path.join(self.dir, f"{name}.json")) as f:
                 return json.load(f)
         except FileNotFoundError:
             return {}
+
+    def store(self, name, data):
+        with open(os.path.join(self.dir, f"{name}.json"), "w") as f:
+            json.dump(data, f, sort_keys=True)
+
+    def state(self):
+        """The schema state: bootstrapped, pending (an up without its finish), new (migrations to run)."""
+        return self.load("state")
 
     def save(self, **changes):
-        state = {**self.state(), **changes}
-        with open(os.path.join(self.dir, "state.json"), "w") as f:
-            json.dump(state, f)
+        self.store("state", {**self.state(), **changes})
 
     def entities(self):
-        try:
-            with open(os.path.join(self.dir, "entities.json")) as f:
-                return json.load(f)
-        except FileNotFoundError:
-            return {}
+        return self.load("entities")
 
     def save_entities(self, entities):
-        with open(os.path.join(self.dir, "entities.json"), "w") as f:
-            json.dump(entities, f, sort_keys=True)
+        self.store("entities", entities)
 
 
 def migrations(command, conf):

@@ -27,7 +27,7 @@ export class KongMigrator extends pulumi.ComponentResource {
 
   constructor(name: string, args: KongMigratorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:database:KongMigrator", name, {}, opts);
-    const account = createWorkloadIdentity(
+    const { account, secretGrants } = createWorkloadIdentity(
       name,
       {
         project: args.project,
@@ -48,7 +48,8 @@ export class KongMigrator extends pulumi.ComponentResource {
         ...vmSettings({ subnetwork: args.subnetwork, serviceAccountEmail: account.email, tags: [], labels: args.labels }),
       },
       // A new script (Kong version, routes) means a new VM, which runs the migrations and upserts again.
-      { parent: this, dependsOn: args.apis, replaceOnChanges: ["metadataStartupScript"], deleteBeforeReplace: true },
+      // After the grant on the password it reads at boot.
+      { parent: this, dependsOn: [...args.apis, ...secretGrants], replaceOnChanges: ["metadataStartupScript"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ instance: this.instance });
   }

@@ -53,7 +53,7 @@ export class RegionalTier extends pulumi.ComponentResource {
   constructor(name: string, args: RegionalTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:compute:RegionalTier", name, {}, opts);
     const { region } = args;
-    const account = createWorkloadIdentity(
+    const { account, secretGrants } = createWorkloadIdentity(
       name,
       { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds },
       this,
@@ -69,7 +69,8 @@ export class RegionalTier extends pulumi.ComponentResource {
         metadataStartupScript: args.startupScript,
         ...vmSettings({ subnetwork: args.subnetwork, serviceAccountEmail: account.email, tags: args.tags, labels: args.labels }),
       },
-      { parent: this, dependsOn: args.apis },
+      // After the grants on the secrets its VMs read at boot.
+      { parent: this, dependsOn: [...args.apis, ...secretGrants] },
     );
 
     // Liveness, and slower than the load balancer: a shared dependency's outage (the database)

@@ -14,8 +14,14 @@ export interface WorkloadIdentityArgs {
   secretIds: pulumi.Input<string>[];
 }
 
+export interface WorkloadIdentity {
+  account: gcp.serviceaccount.Account;
+  /** The grants on the secrets: VMs read them at boot, so they are created first. */
+  secretGrants: gcp.secretmanager.SecretIamMember[];
+}
+
 /** Logs and metrics, plus read access to each named secret and nothing else. */
-export function createWorkloadIdentity(name: string, args: WorkloadIdentityArgs, parent: pulumi.Resource): gcp.serviceaccount.Account {
+export function createWorkloadIdentity(name: string, args: WorkloadIdentityArgs, parent: pulumi.Resource): WorkloadIdentity {
   const account = new gcp.serviceaccount.Account(
     `${name}-sa`,
     { accountId: args.accountId, displayName: args.displayName },
@@ -25,14 +31,11 @@ export function createWorkloadIdentity(name: string, args: WorkloadIdentityArgs,
   for (const role of ["roles/logging.logWriter", "roles/monitoring.metricWriter"]) {
     new gcp.projects.IAMMember(`${name}-${role.split("/")[1]}`, { project: args.project, role, member }, { parent });
   }
-  args.secretIds.forEach((secretId, i) => {
-    new gcp.secretmanager.SecretIamMember(
-      `${name}-secret-${i}`,
-      { secretId, role: "roles/secretmanager.secretAccessor", member },
-      { parent },
-    );
-  });
-  return account;
+  const secretGrants = args.secretIds.map(
+    (secretId, i) =>
+      new gcp.secretmanager.SecretIamMember(`${name}-secret-${i}`, { secretId, role: "roles/secretmanager.secretAccessor", member }, { parent }),
+  );
+  return { account, secretGrants };
 }
 
 export interface VmSettingsArgs {

@@ -15,7 +15,8 @@ units_changed=0
 config_changed=0
 file_changed=0
 
-log() { echo "geo-api-layer[$ROLE]: $*"; }
+# To stderr: a line logged inside a command substitution still reaches the journal.
+log() { echo "geo-api-layer[$ROLE]: $*" >&2; }
 
 # Any failure stops Kong, so health checks fail and autohealing replaces this VM.
 fail() {
@@ -84,15 +85,30 @@ export const secretFunctions = `
 # secret_env_line NAME RESOURCE: NAME="value" for systemd's EnvironmentFile, quoted like envLine in
 # systemd.ts; the value, read from Secret Manager with this VM's account, never becomes a shell word.
 # The token reaches curl on its standard input (-H @-), never on a command line, which every local
-# user can read in /proc/PID/cmdline.
+# user can read in /proc/PID/cmdline. A new grant takes minutes to reach Secret Manager, so 403 and
+# 404 are retried within the boot budget (curl's --retry does not retry them).
 secret_env_line() {
-  local token
-  token=$(metadata "instance/service-accounts/default/token" | jq -r .access_token)
-  printf 'Authorization: Bearer %s\\n' "$token" |
-    curl -fsS --retry 5 -H @- "https://secretmanager.googleapis.com/v1/$2:access" |
-    jq -r --arg name "$1" '(.payload.data | @base64d) as $value
-      | if ($value | test("[\\u0000-\\u001f]")) then error("secret of \\($name) has control characters")
-        else $name + "=" + ($value | tojson) end'
+  local token response status
+  while true; do
+    token=$(metadata "instance/service-accounts/default/token" | jq -r .access_token)
+    response=$(printf 'Authorization: Bearer %s\\n' "$token" |
+      curl -sS --retry 5 -H @- -w '\\n%{http_code}' "https://secretmanager.googleapis.com/v1/$2:access") ||
+      fail "reading secret $2: Secret Manager could not be reached"
+    status=\${response##*$'\\n'}
+    case $status in
+      200) break ;;
+      403 | 404)
+        if (($(seconds_left) <= 0)); then
+          fail "secret $2 still unreadable (HTTP $status) $BOOT_BUDGET_SEC s after boot: does it exist, and may this VM's service account access it?"
+        fi
+        log "secret $2 not readable yet (HTTP $status; IAM grants take minutes to propagate); retrying"
+        sleep "\${GEO_API_LAYER_POLL_SEC:-10}" ;;
+      *) fail "reading secret $2 failed with HTTP $status" ;;
+    esac
+  done
+  jq -r --arg name "$1" '(.payload.data | @base64d) as $value
+    | if ($value | test("[\\u0000-\\u001f]")) then error("secret of \\($name) has control characters")
+      else $name + "=" + ($value | tojson) end' <<<"\${response%$'\\n'*}"
 }
 `;
 

@@ -181,10 +181,14 @@ describe("failures autohealing must see", () => {
     expect(run.calls.some((c) => c.includes("install kong="))).toBe(false);
   });
 
-  it("a secret that cannot be read fails the boot instead of starting without it", () => {
-    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("notes-db", "n").migrations("0").run(gateway);
+  it("a secret that cannot be read fails the boot within its budget, saying which, instead of starting without it", () => {
+    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" }).secret("notes-db", "n").migrations("0").run(short);
     expectStatus(run, 1);
-    expect(run.output).toContain("FAILED:");
+    expect(run.output).toContain("secret projects/proj/secrets/kong-db-password/versions/latest not readable yet (HTTP 404");
+    expect(run.output).toContain(
+      "FAILED: secret projects/proj/secrets/kong-db-password/versions/latest still unreadable (HTTP 404) 2 s after boot: does it exist, and may this VM's service account access it?",
+    );
     expect(run.calls.some((c) => c.startsWith("systemctl enable"))).toBe(false);
   });
 });

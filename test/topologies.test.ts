@@ -24,6 +24,20 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     expect(backend.backends).toHaveLength(3);
   });
 
+  it("creates every VM after its account's grant on each secret its boot script reads", () => {
+    const recording = stacks[topology];
+    const grants = ofType(recording, "gcp:secretmanager/secretIamMember:SecretIamMember");
+    const vms = [...ofType(recording, "gcp:compute/instanceTemplate:InstanceTemplate"), ...ofType(recording, "gcp:compute/instance:Instance")];
+    const reads = vms.flatMap((vm) =>
+      [...inputs(vm).metadataStartupScript.matchAll(/secret_env_line \w+ '(projects\/[^/]+\/secrets\/[^/]+)\/versions\/latest'/g)].map(([, secret]) => ({ vm, secret })),
+    );
+    expect(reads.length).toBeGreaterThan(0);
+    for (const { vm, secret } of reads) {
+      const grant = grants.find((g) => inputs(g).secretId === secret && inputs(g).member === `serviceAccount:${inputs(vm).serviceAccount.email}`);
+      expect([vm.name, secret, grant && vm.dependencies.includes(grant.urn)]).toEqual([vm.name, secret, true]);
+    }
+  });
+
   it("boot scripts pass shellcheck and bash -n", () => {
     for (const t of templates(topology)) {
       expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "boot.sh", t.metadataStartupScript)).toEqual({ status: 0, output: "" });

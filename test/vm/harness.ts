@@ -56,6 +56,8 @@ export interface VmSpec {
   script: string;
   /** Secret Manager's secrets by id. */
   secrets: Record<string, string>;
+  /** On the first boot, Secret Manager refuses this many reads of each secret (403), as while a grant propagates. @default 0 */
+  refusedSecretReads?: number;
   /** Host directory shared by the VMs of one stack: the stand-in Cloud SQL (kong-package/standin.py). */
   databaseDir: string;
   /** What the load balancer checks (URL on the VM), if this VM is behind one with Kong. */
@@ -115,6 +117,7 @@ export class Vm extends RootDirectory {
     };
     write("etc/standin-google/attributes/startup-script", spec.script);
     for (const [id, value] of Object.entries(spec.secrets)) write(`etc/standin-google/secrets/${id}`, value, 0o600);
+    if (spec.refusedSecretReads) write("etc/standin-google/refuse-first", String(spec.refusedSecretReads));
     for (const file of ["tls.crt", "tls.key"]) cpSync(join(standins.dir, "tls", file), at(`etc/standin-google/${file}`));
     cpSync(join(standins.dir, "tls", "ca.crt"), at("usr/local/share/ca-certificates/geo-api-layer-harness.crt"));
     run("chroot", [this.root, "update-ca-certificates"]);
@@ -148,6 +151,8 @@ export class Vm extends RootDirectory {
       { timeout: (options.timeoutSec ?? 600) * 1000 },
     );
     const seconds = (Date.now() - started) / 1000;
+    // Refused reads are a first boot's: by a reboot, the grant has propagated.
+    rmSync(join(this.root, "etc/standin-google/refuse-first"), { force: true });
     if (result.error || result.status !== 0) throw new Error(`the container did not power off (${result.error?.message ?? `exit ${result.status}`}); console in ${console}`);
     const fresh = (kind: string) => readdirSync(join(this.root, "var/lib/harness")).find((f) => f.startsWith(`${kind}-`) && !before.has(f));
     const json = (file?: string) => (file ? JSON.parse(readFileSync(join(this.root, "var/lib/harness", file), "utf8")) : undefined);

@@ -5,7 +5,9 @@ The container sees only its own loopback; /etc/hosts puts these names on it (TLS
   secretmanager.googleapis.com  127.0.0.3:443  Secret Manager's v1 `access` call
   kong-packages.test            127.0.0.4:443  a copy of Kong's apt repository layout, signed by a test key
   git.test                      127.0.0.5:443  the test service's git repository (git's dumb HTTP protocol)
-Secret Manager answers only with the access token the metadata server handed out, and logs each
+Secret Manager answers only with the access token the metadata server handed out; it refuses the
+first N reads of each secret with 403 when /etc/standin-google/refuse-first says N, as Secret
+Manager does while a new IAM grant propagates. It logs each
 call to /var/lib/harness/secret-access.log, with whether the token was on the command line of
 the process that sent it (found through the connection's socket, while that process still runs).
 """
@@ -21,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 
 CONFIG = "/etc/standin-google"
 TOKEN = secrets.token_urlsafe(24)
+REFUSALS = {}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -84,6 +87,10 @@ class SecretManager(Handler):
             return self.reply(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
         if len(parts) != 8 or parts[4] != "secrets" or parts[7] != "latest:access":
             return self.reply(404, {"error": {"code": 404, "status": "NOT_FOUND"}})
+        refuse_first = os.path.join(CONFIG, "refuse-first")
+        if os.path.isfile(refuse_first) and REFUSALS.get(parts[5], 0) < int(open(refuse_first).read()):
+            REFUSALS[parts[5]] = REFUSALS.get(parts[5], 0) + 1
+            return self.reply(403, {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "Permission 'secretmanager.versions.access' denied"}})
         file = os.path.join(CONFIG, "secrets", parts[5])
         if not os.path.isfile(file):
             return self.reply(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": f"Secret [{parts[5]}] not found"}})

@@ -97,7 +97,6 @@ export class KongDatabase extends pulumi.ComponentResource {
           databaseVersion: settings.version,
           masterInstanceName: this.instance.name,
           deletionProtection: settings.deletionProtection,
-          replicaConfiguration: { failoverTarget: false },
           settings: {
             edition: settings.edition,
             tier: settings.tier,

@@ -123,7 +123,9 @@ export class Network extends pulumi.ComponentResource {
       );
       this.privateServicesConnection = new gcp.servicenetworking.Connection(
         `${name}-private-services`,
-        { network: this.network.id, service: "servicenetworking.googleapis.com", reservedPeeringRanges: [range.name] },
+        // ABANDON: deleting the connection fails while Cloud SQL, deleted moments before, still holds
+        // the peering; the provider documents ABANDON as the way to let a destroy finish.
+        { network: this.network.id, service: "servicenetworking.googleapis.com", reservedPeeringRanges: [range.name], deletionPolicy: "ABANDON" },
         afterApis,
       );
     }

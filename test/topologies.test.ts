@@ -24,6 +24,16 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     expect(backend.backends).toHaveLength(3);
   });
 
+  it("gives Cloud SQL replicas no replicaConfiguration (MySQL's, ForceNew) and abandons the peering on destroy", () => {
+    const recording = stacks[topology];
+    for (const replica of ofType(recording, "gcp:sql/databaseInstance:DatabaseInstance").filter((d) => inputs(d).masterInstanceName)) {
+      expect(inputs(replica).replicaConfiguration).toBeUndefined();
+    }
+    for (const connection of ofType(recording, "gcp:servicenetworking/connection:Connection")) expect(inputs(connection).deletionPolicy).toBe("ABANDON");
+    const usesCloudSql = ["shared-db", "standalone"].includes(topology);
+    expect(ofType(recording, "gcp:servicenetworking/connection:Connection")).toHaveLength(usesCloudSql ? 1 : 0);
+  });
+
   it("creates every VM after its account's grant on each secret its boot script reads", () => {
     const recording = stacks[topology];
     const grants = ofType(recording, "gcp:secretmanager/secretIamMember:SecretIamMember");

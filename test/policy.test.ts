@@ -30,6 +30,12 @@ const database = (overrides: Record<string, unknown> = {}, settings: Record<stri
   },
 });
 
+const bucketGrant = (member: string): PolicyResource => ({
+  type: "gcp:storage/bucketIAMMember:BucketIAMMember",
+  name: "g",
+  props: { bucket: "pictures-geo-p", role: "roles/storage.objectViewer", member },
+});
+
 describe.each([
   ["firewall-open-only-to-load-balancers", firewall(["0.0.0.0/0"], [{ protocol: "tcp", ports: ["80"] }]), firewall(["35.191.0.0/16", "130.211.0.0/22"], [{ protocol: "tcp", ports: ["8000", "8100"] }]), "open to the world"],
   ["firewall-open-only-to-load-balancers", firewall(["35.191.0.0/16"], [{ protocol: "all" }]), firewall(["10.0.0.0/20"], [{ protocol: "all" }]), "may reach only listed TCP ports"],
@@ -44,6 +50,7 @@ describe.each([
   ["kong-admin-api-on-loopback", template({ metadata: { "user-data": 'KONG_ADMIN_LISTEN="0.0.0.0:8001"' } }), template({ metadata: { "user-data": "KONG_ADMIN_LISTEN=off" } }), "not only on loopback"],
   ["no-secret-in-metadata", template({ metadata: { env: "DB_PASSWORD=hunter2hunter2" } }), template({ metadataStartupScript: 'kong_env=$(secret_env_line KONG_PG_PASSWORD \'projects/p/secrets/s/versions/latest\')' }), "DB_PASSWORD has a literal value"],
   ["labelled-with-stack-and-component", template({ labels: { stack: "s" } }), template({}), "labels lack component"],
+  ["bucket-readable-by-everyone", bucketGrant("allUsers"), bucketGrant("serviceAccount:vm@p.iam.gserviceaccount.com"), "allUsers has roles/storage.objectViewer on bucket pictures-geo-p (geo-api-layer:pictures.publicRead)"],
 ])("%s", (name, violating, compliant, message) => {
   it("reports the violation", () => {
     expect(rule(name).check(violating).join("\n")).toContain(message);
@@ -58,6 +65,12 @@ describe("every example stack", () => {
     const recording = await recordStack(stack);
     expect(recording.errors).toEqual([]);
     expect(checkPolicies(recording.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })))).toEqual([]);
+  });
+
+  it("names the stack file's public read of the pictures bucket as the one advisory", async () => {
+    const recording = await recordStack("us-multi");
+    const advisories = checkPolicies(recording.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })), "advisory");
+    expect(advisories.map((a) => [a.rule, a.resource])).toEqual([["bucket-readable-by-everyone", "gcp:storage/bucketIAMMember:BucketIAMMember::geo-pictures-public-read"]]);
   });
 
   it("would fail a plan whose VM got an external IP", async () => {

@@ -17,6 +17,8 @@ export interface InternalLoadBalancerArgs {
   /** Answers 200 when a VM can serve. */
   healthCheck: { port: number; path: string };
   labels: Record<string, string>;
+  /** The enabled APIs: the health check uses nothing else that waits for them. */
+  apis: pulumi.Resource[];
 }
 
 export class InternalLoadBalancer extends pulumi.ComponentResource {
@@ -41,7 +43,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
         unhealthyThreshold: 2,
         httpHealthCheck: { port: args.healthCheck.port, requestPath: args.healthCheck.path },
       },
-      { parent: this },
+      { parent: this, dependsOn: args.apis },
     );
     const backend = new gcp.compute.RegionBackendService(
       `${name}-backend`,

@@ -34,6 +34,7 @@ export class KongMigrator extends pulumi.ComponentResource {
         accountId: `${args.prefix}-kong-migrator`,
         displayName: "Kong migrations and entity writer",
         secretIds: [args.passwordSecretId],
+        apis: args.apis,
       },
       this,
     );

@@ -22,7 +22,8 @@ export interface NetworkArgs {
   labels: Record<string, string>;
 }
 
-const baseApis = ["compute", "iam", "logging", "monitoring", "secretmanager"];
+// cloudresourcemanager: project IAM bindings go through it.
+const baseApis = ["cloudresourcemanager", "compute", "iam", "logging", "monitoring", "secretmanager"];
 const databaseApis = ["servicenetworking", "sqladmin"];
 
 export class Network extends pulumi.ComponentResource {

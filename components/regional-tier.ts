@@ -55,7 +55,7 @@ export class RegionalTier extends pulumi.ComponentResource {
     const { region } = args;
     const { account, secretGrants } = createWorkloadIdentity(
       name,
-      { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds },
+      { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds, apis: args.apis },
       this,
     );
     this.serviceAccountEmail = account.email;

@@ -72,6 +72,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
           port,
           healthCheck,
           labels: args.tier.labels,
+          apis: args.tier.apis,
         },
         { parent: this },
       );

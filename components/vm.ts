@@ -12,6 +12,8 @@ export interface WorkloadIdentityArgs {
   displayName: string;
   /** Secrets (`projects/…/secrets/…` ids) the VMs read at boot. */
   secretIds: pulumi.Input<string>[];
+  /** The enabled APIs; the account and, through it, its grants wait for them. */
+  apis: pulumi.Resource[];
 }
 
 export interface WorkloadIdentity {
@@ -25,7 +27,7 @@ export function createWorkloadIdentity(name: string, args: WorkloadIdentityArgs,
   const account = new gcp.serviceaccount.Account(
     `${name}-sa`,
     { accountId: args.accountId, displayName: args.displayName },
-    { parent },
+    { parent, dependsOn: args.apis },
   );
   const member = pulumi.interpolate`serviceAccount:${account.email}`;
   for (const role of ["roles/logging.logWriter", "roles/monitoring.metricWriter"]) {

@@ -1,7 +1,7 @@
 /** Each topology is one config value: what it creates, what it must not, and how it survives a region outage. */
 import { readFileSync } from "fs";
 import { join } from "path";
-import type { Recording } from "../plan/record";
+import type { RecordedResource, Recording } from "../plan/record";
 import { databaseRoles, groupRegions, kongRouteTargets, outageReport, renderOutageRow } from "../plan/outage";
 import { filesWrittenBy } from "../startup/startup-script";
 import { exampleStacks } from "../scripts/outage-table";
@@ -9,6 +9,23 @@ import { inputs, ofType, one, projectDir, recordStack } from "./support/stack";
 import { checkFile } from "./support/tools";
 
 const stacks: Record<string, Recording> = {};
+
+/** The API a Google resource type needs enabled (its provider module's service). */
+function apiOf(type: string): string {
+  const module = type.split(":")[1].split("/")[0];
+  const apis: Record<string, string> = {
+    compute: "compute",
+    serviceaccount: "iam",
+    secretmanager: "secretmanager",
+    sql: "sqladmin",
+    servicenetworking: "servicenetworking",
+    storage: "storage",
+  };
+  // Project IAM bindings go through Cloud Resource Manager; custom roles are IAM's.
+  const api = module === "projects" ? (type.endsWith(":IAMCustomRole") ? "iam" : "cloudresourcemanager") : apis[module];
+  if (!api) throw new Error(`no API known for ${type}`);
+  return `${api}.googleapis.com`;
+}
 beforeAll(async () => {
   for (const [topology, stack] of Object.entries(exampleStacks)) stacks[topology] = await recordStack(stack);
 });
@@ -32,6 +49,25 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     for (const connection of ofType(recording, "gcp:servicenetworking/connection:Connection")) expect(inputs(connection).deletionPolicy).toBe("ABANDON");
     const usesCloudSql = ["shared-db", "standalone"].includes(topology);
     expect(ofType(recording, "gcp:servicenetworking/connection:Connection")).toHaveLength(usesCloudSql ? 1 : 0);
+  });
+
+  it("creates every Google resource after the enablement of its API, directly or through what it uses", () => {
+    const recording = stacks[topology];
+    const byUrn = new Map(recording.resources.map((r) => [r.urn, r]));
+    const enabled = (r: RecordedResource, api: string, seen = new Set<string>()): boolean =>
+      r.dependencies.some((urn) => {
+        if (seen.has(urn)) return false;
+        seen.add(urn);
+        const dependency = byUrn.get(urn)!;
+        return (dependency.type === "gcp:projects/service:Service" && inputs(dependency).service === api) || enabled(dependency, api, seen);
+      });
+    const google = recording.resources.filter((r) => r.type.startsWith("gcp:") && r.type !== "gcp:projects/service:Service");
+    expect(google.length).toBeGreaterThan(40);
+    const missing = google
+      .map((r) => ({ r, api: apiOf(r.type) }))
+      .filter(({ r, api }) => !enabled(r, api))
+      .map(({ r, api }) => `${r.type}::${r.name} does not wait for ${api}`);
+    expect(missing).toEqual([]);
   });
 
   it("creates every VM after its account's grant on each secret its boot script reads", () => {

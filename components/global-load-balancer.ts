@@ -17,6 +17,8 @@ export interface GlobalLoadBalancerArgs {
   domains: string[];
   sessionAffinity: string;
   timeoutSec: number;
+  /** Share of requests logged, 0 to 1. */
+  logSampleRate: number;
   labels: Record<string, string>;
   apis: pulumi.Resource[];
 }
@@ -73,7 +75,7 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
         })),
         // Ejects a VM that keeps answering 5xx although its health check passes.
         outlierDetection: { consecutiveErrors: 5, interval: { seconds: 10 }, baseEjectionTime: { seconds: 30 }, maxEjectionPercent: 50 },
-        logConfig: { enable: true, sampleRate: 1 },
+        logConfig: { enable: args.logSampleRate > 0, sampleRate: args.logSampleRate },
       },
       { parent: this },
     );

@@ -16,6 +16,8 @@ export interface NetworkArgs {
   internalPorts: number[];
   /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
   privateServicesRange?: string;
+  /** VPC flow logs of every subnet. */
+  flowLogs: { enabled: boolean; sampling: number; metadata: string };
   /** Enable Cloud Storage's API, for a bucket of the stack. @default false */
   storage?: boolean;
   /** Labels of the resources that take them. */
@@ -60,7 +62,9 @@ export class Network extends pulumi.ComponentResource {
           network: this.network.id,
           ipCidrRange: cidr,
           privateIpGoogleAccess: true,
-          logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: 0.5, metadata: "INCLUDE_ALL_METADATA" },
+          ...(args.flowLogs.enabled
+            ? { logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: args.flowLogs.sampling, metadata: args.flowLogs.metadata } }
+            : {}),
         },
         { parent: this },
       );

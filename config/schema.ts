@@ -177,6 +177,8 @@ export const StackConfigSchema = z.strictObject({
       sessionAffinity: z.enum(["NONE", "GENERATED_COOKIE", "CLIENT_IP"]).default("GENERATED_COOKIE"),
       /** @default 30 */
       timeoutSec: z.number().int().min(1).max(86400).default(30),
+      /** Share of requests the load balancer logs: every request at 1, costly at volume. @default 0.1 */
+      logSampleRate: z.number().min(0).max(1).default(0.1),
     })
     .prefault({}),
   /** The bucket Attachments stores pictures in; its service's VMs may write to it. @default none */
@@ -196,6 +198,17 @@ export const StackConfigSchema = z.strictObject({
       subnetPool: cidrText.default("10.0.0.0/12"),
       /** Range peered to Google's service producer network for Cloud SQL. @default "10.64.0.0/16" */
       privateServicesRange: cidrText.default("10.64.0.0/16"),
+      /** VPC flow logs of every subnet; off, or sampled, without metadata, to keep them cheap. */
+      flowLogs: z
+        .strictObject({
+          /** @default true */
+          enabled: z.boolean().default(true),
+          /** Share of flows logged. @default 0.1 */
+          sampling: z.number().gt(0).max(1).default(0.1),
+          /** @default "EXCLUDE_ALL_METADATA" */
+          metadata: z.enum(["EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA"]).default("EXCLUDE_ALL_METADATA"),
+        })
+        .prefault({}),
     })
     .prefault({}),
   deployCheck: z

@@ -1,4 +1,5 @@
 /** The same program with one setting changed from us-multi. */
+import type { Recording } from "../plan/record";
 import { inputs, ofType, one, recordStack } from "./support/stack";
 
 describe("with domains", () => {
@@ -46,6 +47,27 @@ describe("without a replica and without the deploy check", () => {
     expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance")).toHaveLength(1);
     expect(inputs(ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate")[0]).metadataStartupScript).not.toContain("pg_ro_host");
     expect(ofType(stack, "command:local:Command")).toHaveLength(0);
+  });
+});
+
+describe("logging", () => {
+  const backend = (stack: Recording) => inputs(ofType(stack, "gcp:compute/backendService:BackendService")[0]);
+  const subnets = (stack: Recording) => ofType(stack, "gcp:compute/subnetwork:Subnetwork").map(inputs);
+
+  it("samples a tenth of requests and of flows, without flow metadata, by default", async () => {
+    const stack = await recordStack("us-multi");
+    expect(backend(stack).logConfig).toEqual({ enable: true, sampleRate: 0.1 });
+    expect(subnets(stack)).toHaveLength(3);
+    for (const subnet of subnets(stack)) expect(subnet.logConfig).toMatchObject({ flowSampling: 0.1, metadata: "EXCLUDE_ALL_METADATA" });
+  });
+
+  it("follows the config: every request, or no request and no flow logs", async () => {
+    const all = await recordStack("us-multi", { loadBalancer: { logSampleRate: 1 }, network: { flowLogs: { sampling: 1, metadata: "INCLUDE_ALL_METADATA" } } });
+    expect(backend(all).logConfig).toEqual({ enable: true, sampleRate: 1 });
+    for (const subnet of subnets(all)) expect(subnet.logConfig).toMatchObject({ flowSampling: 1, metadata: "INCLUDE_ALL_METADATA" });
+    const none = await recordStack("us-multi", { loadBalancer: { logSampleRate: 0 }, network: { flowLogs: { enabled: false } } });
+    expect(backend(none).logConfig).toEqual({ enable: false, sampleRate: 0 });
+    for (const subnet of subnets(none)) expect(subnet.logConfig).toBeUndefined();
   });
 });
 

@@ -28,6 +28,11 @@ trap 'fail "line $LINENO: $BASH_COMMAND exited with status $?"' ERR
 
 seconds_left() { echo $((BOOT_BUDGET_SEC - (SECONDS - started_at))); }
 
+# within_budget MESSAGE: fails the boot with MESSAGE once the boot budget is spent; every wait calls it.
+within_budget() {
+  if (($(seconds_left) <= 0)); then fail "$*"; fi
+}
+
 # retry ATTEMPTS COMMAND...: transient apt and network failures get a few tries with backoff;
 # the last failure fails the boot, naming the command.
 retry() {
@@ -73,7 +78,7 @@ metadata() { curl -fsS --retry 5 -H "Metadata-Flavor: Google" "$METADATA/$1"; }
 wait_http() {
   log "waiting for $1 at $2"
   until curl -fs -o /dev/null --max-time 5 "$2"; do
-    if (($(seconds_left) <= 0)); then fail "$1 not ready at $2 within $BOOT_BUDGET_SEC s of boot"; fi
+    within_budget "$1 not ready at $2 within $BOOT_BUDGET_SEC s of boot"
     sleep "\${GEO_API_LAYER_POLL_SEC:-5}"
   done
   log "$1 is ready"
@@ -98,9 +103,7 @@ secret_env_line() {
     case $status in
       200) break ;;
       403 | 404)
-        if (($(seconds_left) <= 0)); then
-          fail "secret $2 still unreadable (HTTP $status) $BOOT_BUDGET_SEC s after boot: does it exist, and may this VM's service account access it?"
-        fi
+        within_budget "secret $2 still unreadable (HTTP $status) $BOOT_BUDGET_SEC s after boot: does it exist, and may this VM's service account access it?"
         log "secret $2 not readable yet (HTTP $status; IAM grants take minutes to propagate); retrying"
         sleep "\${GEO_API_LAYER_POLL_SEC:-10}" ;;
       *) fail "reading secret $2 failed with HTTP $status" ;;
@@ -167,7 +170,7 @@ wait_for_migrations() {
     output=$(kong_cli migrations list 2>&1) || status=$?
     if ((status == 0)); then break; fi
     if ((status == 4)) && ! grep -q "New migrations available" <<<"$output"; then break; fi
-    if (($(seconds_left) <= 0)); then fail "Kong's database schema still not up to date (kong migrations list: $status) after $BOOT_BUDGET_SEC s"; fi
+    within_budget "Kong's database schema still not up to date (kong migrations list: $status) after $BOOT_BUDGET_SEC s"
     sleep "\${GEO_API_LAYER_POLL_SEC:-10}"
   done
   log "Kong's database schema is up to date (kong migrations list: $status)"
@@ -218,7 +221,7 @@ prepare_local_database() {
   fi
   systemctl enable --now postgresql.service
   until pg_isready -q; do
-    if (($(seconds_left) <= 0)); then fail "local PostgreSQL not ready within $BOOT_BUDGET_SEC s of boot"; fi
+    within_budget "local PostgreSQL not ready within $BOOT_BUDGET_SEC s of boot"
     sleep 2
   done
   with_kong_env -p User=postgres psql -X -q -v ON_ERROR_STOP=1 -d postgres -f - <<'SQL'

@@ -12,7 +12,7 @@ import { architectureDot, renderSvg } from "./diagram";
 import { diffPlans, renderDiffMarkdown } from "./diff";
 import { PlanDocument, stableJson, toPlanDocument } from "./document";
 import { recordProgram } from "./record";
-import { checkPolicies, policyRules } from "../policy/rules";
+import { checkPolicies, policyResource, policyRules } from "../policy/rules";
 import { readStackFile } from "./stack-file";
 import { renderSummary, renderTree } from "./tree";
 
@@ -80,7 +80,7 @@ async function main() {
   process.stdout.write(renderTree(plan.resources));
   process.stdout.write(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
-  const policyResources = plan.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs }));
+  const policyResources = plan.resources.map(policyResource);
   const violations = checkPolicies(policyResources);
   const advisories = checkPolicies(policyResources, "advisory");
   process.stdout.write(`Policies: ${policyRules.length} rules, ${violations.length} violations, ${advisories.length} advisories\n`);

@@ -14,6 +14,11 @@ export interface PolicyResource {
   props: Record<string, any>;
 }
 
+/** A resource of a recorded plan as the rules see it. */
+export function policyResource(resource: { type: string; name: string; inputs: Record<string, unknown> }): PolicyResource {
+  return { type: resource.type, name: resource.name, props: resource.inputs };
+}
+
 export interface PolicyRule {
   name: string;
   description: string;

@@ -1,5 +1,5 @@
 /** The policy pack's rules: each catches what it is for and passes what is fine; every example stack complies. */
-import { checkPolicies, policyRules, PolicyResource } from "../policy/rules";
+import { checkPolicies, policyResource, policyRules, PolicyResource } from "../policy/rules";
 import { exampleStacks } from "../scripts/outage-table";
 import { recordStack } from "./support/stack";
 
@@ -64,18 +64,18 @@ describe("every example stack", () => {
   it.each(Object.values(exampleStacks))("%s passes every policy", async (stack) => {
     const recording = await recordStack(stack);
     expect(recording.errors).toEqual([]);
-    expect(checkPolicies(recording.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })))).toEqual([]);
+    expect(checkPolicies(recording.resources.map(policyResource))).toEqual([]);
   });
 
   it("names the stack file's public read of the pictures bucket as the one advisory", async () => {
     const recording = await recordStack("us-multi");
-    const advisories = checkPolicies(recording.resources.map((r) => ({ type: r.type, name: r.name, props: r.inputs })), "advisory");
+    const advisories = checkPolicies(recording.resources.map(policyResource), "advisory");
     expect(advisories.map((a) => [a.rule, a.resource])).toEqual([["bucket-readable-by-everyone", "gcp:storage/bucketIAMMember:BucketIAMMember::geo-pictures-public-read"]]);
   });
 
   it("would fail a plan whose VM got an external IP", async () => {
     const recording = await recordStack("us-multi");
-    const resources: PolicyResource[] = recording.resources.map((r) => ({ type: r.type, name: r.name, props: structuredClone(r.inputs) }));
+    const resources: PolicyResource[] = recording.resources.map((r) => structuredClone(policyResource(r)));
     const vm = resources.find((r) => r.type === "gcp:compute/instance:Instance")!;
     vm.props.networkInterfaces[0].accessConfigs = [{ natIp: "" }];
     expect(checkPolicies(resources)).toEqual([{ rule: "no-external-ip", resource: "gcp:compute/instance:Instance::geo-migrator-vm", message: "a network interface has an access config (an external IP)" }]);

@@ -11,9 +11,14 @@ export const messengerRepository = "https://github.com/YugabyteDB-Samples/geo-di
 /** Prefix Attachments looks for among the project's buckets (ObjectStorageService.PICTURES_BUCKET). */
 export const picturesBucketPrefix = "pictures";
 
+/** Whether a service (resolved, or as a stack file writes it) is built from the messenger's repository. */
+export function isMessengerBuild(service: { run: { kind: string; repository?: string } }): boolean {
+  return service.run.kind === "git" && service.run.repository === messengerRepository;
+}
+
 /** The service built from `directory` of the messenger's repository, if it is one. */
 export function messengerPart(service: ServiceConfig): string | undefined {
-  return service.run.kind === "git" && service.run.repository === messengerRepository ? service.run.directory : undefined;
+  return isMessengerBuild(service) && service.run.kind === "git" ? service.run.directory : undefined;
 }
 
 /**

@@ -3,7 +3,7 @@
  * build makes, the prod profile, the env names it reads (test/fixtures/messenger/<commit>.json,
  * read from the repository itself by scripts/messenger-facts.ts).
  */
-import { messengerRepository, picturesBucketPrefix } from "../config/messenger";
+import { isMessengerBuild, picturesBucketPrefix } from "../config/messenger";
 import { messengerFacts, messengerMismatches, StackService } from "./support/messenger-facts";
 import { stackServices } from "./support/stack";
 
@@ -11,7 +11,7 @@ const stacks = ["us-multi", "us-sidecar", "us-standalone", "us-dbless"];
 
 describe.each(stacks)("%s", (stack) => {
   const services = stackServices(stack) as unknown as StackService[];
-  const messenger = services.filter((s) => s.run.kind === "git" && s.run.repository === messengerRepository);
+  const messenger = services.filter(isMessengerBuild);
 
   it("runs Messaging and Attachments from the messenger's repository, at one commit that has a fixture", () => {
     expect(messenger.map((s) => s.run.directory).sort()).toEqual(["attachments", "messenger"]);

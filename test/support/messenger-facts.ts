@@ -4,7 +4,7 @@
  */
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
-import { messengerRepository } from "../../config/messenger";
+import { isMessengerBuild } from "../../config/messenger";
 import { variablesOfEveryService } from "../../startup/startup-script";
 const fixtures = join(__dirname, "..", "fixtures", "messenger");
 
@@ -41,7 +41,7 @@ export function messengerFacts(ref: string): MessengerFacts | undefined {
 /** Every way `service` disagrees with the messenger's code at its pinned ref; empty when it agrees. */
 export function messengerMismatches(service: StackService): string[] {
   const { run } = service;
-  if (run.kind !== "git" || run.repository !== messengerRepository) return [];
+  if (!isMessengerBuild(service)) return [];
   const at = `${run.directory} at ${run.ref}`;
   const facts = messengerFacts(run.ref ?? "");
   if (!facts) return [`${service.name}: no fixture for ref ${run.ref} (run scripts/messenger-facts.ts for it)`];

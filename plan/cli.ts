@@ -5,18 +5,16 @@
  * With --diff, prints what changed against an older plan; exit code 0 unchanged, 2 changed.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { basename, dirname, join, resolve } from "path";
+import { basename, dirname, join } from "path";
 import { filesWrittenBy } from "../startup/startup-script";
 import { criticalPath, renderCriticalPath } from "./critical-path";
 import { architectureDot, renderSvg } from "./diagram";
 import { diffPlans, renderDiffMarkdown } from "./diff";
 import { PlanDocument, stableJson, toPlanDocument } from "./document";
-import { recordProgram } from "./record";
 import { checkPolicies, policyResource, policyRules } from "../policy/rules";
 import { readStackFile } from "./stack-file";
+import { projectDir, recordStackFile } from "./stack-recording";
 import { renderSummary, renderTree } from "./tree";
-
-const projectDir = resolve(__dirname, "..");
 
 interface Options {
   stack: string;
@@ -42,24 +40,10 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-/** Loads the program anew, so one process can plan several stacks (libraries stay loaded). */
-function requireFresh(path: string): unknown {
-  for (const key of Object.keys(require.cache)) {
-    if (key.startsWith(projectDir) && !key.includes("node_modules") && !key.startsWith(__dirname)) delete require.cache[key];
-  }
-  return require(path);
-}
-
 /** The plan of a stack file, recorded under the mock runtime. */
 export async function planStack(stack: string, stackFile?: string): Promise<{ plan: PlanDocument; errors: string[] }> {
   const file = readStackFile(projectDir, stack, stackFile);
-  const recording = await recordProgram({
-    project: file.project,
-    stack,
-    config: file.config,
-    secretKeys: file.secretKeys,
-    program: () => requireFresh(join(projectDir, "index")),
-  });
+  const recording = await recordStackFile(file, stack);
   return { plan: toPlanDocument(file.project, stack, recording.resources), errors: recording.errors };
 }
 

@@ -59,7 +59,17 @@ function urnOf(parent: string, type: string, name: string, project: string, stac
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type RegisterRequest = any;
 
-export async function recordProgram(options: RecordOptions): Promise<Recording> {
+/**
+ * Each recording runs in a store of its own (the runtime's state: monitor, config, stack), as
+ * Pulumi's Automation API runs inline programs, so one process can record many programs.
+ */
+export function recordProgram(options: RecordOptions): Promise<Recording> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const state = require("@pulumi/pulumi/runtime/state") as { withLocalStorage<T>(callback: () => T): T };
+  return state.withLocalStorage(() => recordInStore(options));
+}
+
+async function recordInStore(options: RecordOptions): Promise<Recording> {
   const resources: RecordedResource[] = [];
   const errors: string[] = [];
   await pulumi.runtime.setMocks(

@@ -2,7 +2,7 @@
  * Wall time and peak memory of the offline plan: the us-multi stack, then generated stacks of
  * 1, 3, 6 and 12 regions with the same services and per-region resources. Each is planned in a
  * fresh Node process (as `npm run plan` would be), several times; the median is reported.
- * Run: node -r @swc-node/register scripts/benchmark-plan.ts [RUNS]
+ * Run: node -r ./scripts/register-ts.js scripts/benchmark-plan.ts [RUNS]
  */
 import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
@@ -31,7 +31,7 @@ function planOnce(args: string[]): { ms: number; peakMb: number; resources: numb
   const started = process.hrtime.bigint();
   const result = spawnSync(
     "node",
-    ["-r", "@swc-node/register", "-r", "./scripts/report-peak-memory.js", "plan/cli.ts", ...args, "--out", join(work, "out")],
+    ["-r", "./scripts/register-ts.js", "-r", "./scripts/report-peak-memory.js", "plan/cli.ts", ...args, "--out", join(work, "out")],
     { cwd: projectDir, encoding: "utf8" },
   );
   const ms = Number(process.hrtime.bigint() - started) / 1e6;

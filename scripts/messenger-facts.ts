@@ -5,7 +5,7 @@
  * that sets its port, the environment variables its Java code reads, its HTTP endpoints and Vaadin
  * routes; and Attachments' bucket prefix.
  *
- *   node -r @swc-node/register scripts/messenger-facts.ts <bare git dir> <commit>
+ *   node -r ./scripts/register-ts.js scripts/messenger-facts.ts <bare git dir> <commit>
  *
  * The git dir is a clone of YugabyteDB-Samples/geo-distributed-messenger; nothing here downloads it.
  */

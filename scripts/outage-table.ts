@@ -1,6 +1,6 @@
 /**
  * Prints the README's region-outage table from the example stacks' recorded plans.
- * Run: node -r @swc-node/register scripts/outage-table.ts
+ * Run: node -r ./scripts/register-ts.js scripts/outage-table.ts
  */
 import { planStack } from "../plan/cli";
 import { databaseRoles, groupRegions, outageReport, renderOutageRow } from "../plan/outage";

@@ -33,10 +33,12 @@ status=0
 started=$SECONDS
 npx tsc --noEmit
 echo "type check: clean"
-npx jest --json --outputFile="$results/unit.json" --passWithNoTests --testPathIgnorePatterns /test/vm/ "$@" || status=$?
+# Jest's "Test results written to <file>" names a temporary file; the summary line below replaces it.
+quiet() { grep -v '^Test results written to' >&2 || true; }
+npx jest --json --outputFile="$results/unit.json" --passWithNoTests --testPathIgnorePatterns /test/vm/ "$@" 2> >(quiet) || status=$?
 echo "type check and unit suites: $((SECONDS - started)) s"
 started=$SECONDS
-npx jest --json --outputFile="$results/vm.json" --passWithNoTests --testPathPatterns /test/vm/ "$@" || status=$?
+npx jest --json --outputFile="$results/vm.json" --passWithNoTests --testPathPatterns /test/vm/ "$@" 2> >(quiet) || status=$?
 echo "vm harness: $((SECONDS - started)) s"
 node -e 'let passed = 0, failed = 0;
   for (const file of process.argv.slice(1)) {

@@ -164,7 +164,7 @@ describe("the diagram", () => {
 
 describe("npm run plan", () => {
   const run = (...args: string[]) =>
-    spawnSync("node", ["-r", "@swc-node/register", "plan/cli.ts", ...args], { cwd: projectDir, encoding: "utf8" });
+    spawnSync("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", ...args], { cwd: projectDir, encoding: "utf8" });
   const out = mkdtempSync(join(tmpdir(), "plan-"));
 
   it("prints the tree and summary and writes plan, files and an SVG diagram", () => {

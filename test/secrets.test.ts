@@ -19,7 +19,7 @@ describe.each(["us-multi", "us-standalone", "us-sidecar", "us-dbless"])("the pla
   const stackFile = join(work, `Pulumi.${stack}.yaml`);
   writeFileSync(stackFile, `${readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8")}  gcp:credentials:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n`);
   const out = join(work, "out");
-  const run = spawnSync("node", ["-r", "@swc-node/register", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir, encoding: "utf8" });
+  const run = spawnSync("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir, encoding: "utf8" });
   const secrets = [mockPassword("geo-db-password"), "placeholder-for-gcp:credentials", "v1:c2VjcmV0LWNpcGhlcnRleHQ="];
 
   it("runs", () => {

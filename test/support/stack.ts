@@ -1,28 +1,23 @@
 /** Runs the real program over a stack file under the mock runtime, for component tests. */
+import Module from "module";
 import { join } from "path";
-import { RecordedResource, Recording, recordProgram } from "../../plan/record";
+import type { RecordedResource, Recording } from "../../plan/record";
 import { readStackFile } from "../../plan/stack-file";
 
 export const projectDir = join(__dirname, "..", "..");
 
+// Node's own loader (Jest's `createRequire` returns Jest's), with TypeScript as `npm run plan` loads it.
+const nodeLoad = (Module as unknown as { _load(path: string, parent: null, isMain: false): unknown })._load;
+nodeLoad(join(projectDir, "scripts", "register-ts.js"), null, false);
+const recordedStacks = nodeLoad(join(__dirname, "recorded-stacks.ts"), null, false) as typeof import("./recorded-stacks");
+
 /**
  * Records the program over `Pulumi.<stack>.yaml`, with `overrides` (keys without the namespace,
- * values as they would be in the stack file) applied on top; `null` removes a key.
+ * values as they would be in the stack file) applied on top; `null` removes a key. A copy, so a
+ * test cannot change what another test sees.
  */
 export async function recordStack(stack: string, overrides: Record<string, unknown> = {}): Promise<Recording> {
-  const file = readStackFile(projectDir, stack);
-  const config = { ...file.config };
-  for (const [key, value] of Object.entries(overrides)) {
-    const fullKey = key.includes(":") ? key : `${file.project}:${key}`;
-    if (value === null) delete config[fullKey];
-    else config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
-  }
-  return recordProgram({
-    project: file.project,
-    stack,
-    config,
-    program: () => jest.isolateModules(() => require(join(projectDir, "index"))),
-  });
+  return structuredClone(await recordedStacks.recordStack(stack, overrides));
 }
 
 export function ofType(recording: Recording, type: string): RecordedResource[] {

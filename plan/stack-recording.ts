@@ -1,0 +1,29 @@
+/**
+ * Records the project's program over a stack's config under the mock runtime, as `npm run plan`
+ * and the tests do. One process can record many stacks: each run loads the program's modules anew
+ * while libraries (@pulumi/pulumi, @pulumi/gcp) stay loaded, which is most of the start-up time.
+ */
+import { join, resolve } from "path";
+import { Recording, recordProgram } from "./record";
+import type { StackFile } from "./stack-file";
+
+export const projectDir = resolve(__dirname, "..");
+/** Kept loaded: the recorder holds the mock runtime's hooks. */
+const planDir = __dirname;
+
+function requireFresh(path: string): unknown {
+  for (const key of Object.keys(require.cache)) {
+    if (key.startsWith(projectDir) && !key.includes("node_modules") && !key.startsWith(planDir)) delete require.cache[key];
+  }
+  return require(path);
+}
+
+export function recordStackFile(file: StackFile, stack: string): Promise<Recording> {
+  return recordProgram({
+    project: file.project,
+    stack,
+    config: file.config,
+    secretKeys: file.secretKeys,
+    program: () => requireFresh(join(projectDir, "index")),
+  });
+}

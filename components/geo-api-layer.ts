@@ -57,6 +57,9 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         loadBalancerPorts: ports.loadBalancer,
         internalPorts: ports.internal,
         privateServicesRange: config.database ? config.network.privateServicesRange : undefined,
+        proxySubnets: isColocated(topology)
+          ? undefined
+          : { ranges: Object.fromEntries(config.regions.map((r) => [r.name, r.proxySubnetCidr!])), ports: [config.entryService.port] },
         flowLogs: config.network.flowLogs,
         storage: config.pictures !== undefined,
         labels: resourceLabels(stack, "network"),
@@ -184,6 +187,9 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             network: network.network.id,
             subnetwork: network.subnets[region.name].selfLink,
             services: config.services,
+            entryService: config.entryService.name,
+            proxySubnet: network.proxySubnets[region.name],
+            timeoutSec: config.loadBalancer.timeoutSec,
             proxyPort: kong.proxyPort,
             statusPort: kong.statusPort,
             kongScript: shared!.script("kong-tier", region.name, [], ""),

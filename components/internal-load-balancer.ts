@@ -1,6 +1,12 @@
 /**
- * InternalLoadBalancer: a regional internal passthrough load balancer in front of one tier, at a
- * reserved address, so the tier's callers in the same region keep one stable endpoint.
+ * InternalLoadBalancer: a regional internal load balancer in front of one tier, at a reserved
+ * address, so the tier's callers in the same region keep one stable endpoint.
+ *
+ * `passthrough` (TCP, balancing mode CONNECTION) keeps the caller's own address, which Kong's
+ * `ip-restriction` on internal routes depends on. `application` (Envoy, HTTP, UTILIZATION) is for
+ * a group that is also a backend of the global load balancer: Google rejects an instance group whose
+ * backend services use different balancing modes ("backends have incompatible balancing_mode"),
+ * and the global one only offers UTILIZATION or RATE for instance groups.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -16,6 +22,16 @@ export interface InternalLoadBalancerArgs {
   port: number;
   /** Answers 200 when a VM can serve. */
   healthCheck: { port: number; path: string };
+  kind:
+    | { type: "passthrough" }
+    | {
+        type: "application";
+        /** The group's named port for `port`. */
+        portName: string;
+        timeoutSec: number;
+        /** The region's proxy-only subnet, which must exist before the forwarding rule. */
+        proxySubnet: pulumi.Resource;
+      };
   labels: Record<string, string>;
   /** The enabled APIs: the health check uses nothing else that waits for them. */
   apis: pulumi.Resource[];
@@ -27,15 +43,17 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
 
   constructor(name: string, args: InternalLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:loadbalancer:InternalLoadBalancer", name, {}, opts);
+    const { kind } = args;
+    const resourceName = `${args.tierName}-ilb`;
     const address = new gcp.compute.Address(
       `${name}-address`,
-      { name: `${args.tierName}-ilb`, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork, labels: args.labels },
+      { name: resourceName, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork, labels: args.labels },
       { parent: this },
     );
     const healthCheck = new gcp.compute.RegionHealthCheck(
       `${name}-health`,
       {
-        name: `${args.tierName}-ilb`,
+        name: resourceName,
         region: args.region,
         checkIntervalSec: 5,
         timeoutSec: 5,
@@ -45,35 +63,45 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.apis },
     );
-    const backend = new gcp.compute.RegionBackendService(
-      `${name}-backend`,
-      {
-        name: `${args.tierName}-ilb`,
-        region: args.region,
-        loadBalancingScheme: "INTERNAL",
-        protocol: "TCP",
-        healthChecks: healthCheck.id,
-        backends: [{ group: args.instanceGroup, balancingMode: "CONNECTION" }],
-        connectionDrainingTimeoutSec: 30,
-      },
-      { parent: this },
-    );
-    new gcp.compute.ForwardingRule(
-      `${name}-rule`,
-      {
-        name: `${args.tierName}-ilb`,
-        region: args.region,
-        loadBalancingScheme: "INTERNAL",
-        ipProtocol: "TCP",
-        ports: [String(args.port)],
-        ipAddress: address.address,
-        backendService: backend.id,
-        network: args.network,
-        subnetwork: args.subnetwork,
-        labels: args.labels,
-      },
-      { parent: this },
-    );
+    const common = { name: resourceName, region: args.region, healthChecks: healthCheck.id, connectionDrainingTimeoutSec: 30 };
+    const rule = { name: resourceName, region: args.region, ipAddress: address.address, network: args.network, subnetwork: args.subnetwork, labels: args.labels };
+    if (kind.type === "passthrough") {
+      const backend = new gcp.compute.RegionBackendService(
+        `${name}-backend`,
+        {
+          ...common,
+          loadBalancingScheme: "INTERNAL",
+          protocol: "TCP",
+          backends: [{ group: args.instanceGroup, balancingMode: "CONNECTION" }],
+        },
+        { parent: this },
+      );
+      new gcp.compute.ForwardingRule(
+        `${name}-rule`,
+        { ...rule, loadBalancingScheme: "INTERNAL", ipProtocol: "TCP", ports: [String(args.port)], backendService: backend.id },
+        { parent: this },
+      );
+    } else {
+      const backend = new gcp.compute.RegionBackendService(
+        `${name}-backend`,
+        {
+          ...common,
+          loadBalancingScheme: "INTERNAL_MANAGED",
+          protocol: "HTTP",
+          portName: kind.portName,
+          timeoutSec: kind.timeoutSec,
+          backends: [{ group: args.instanceGroup, balancingMode: "UTILIZATION", capacityScaler: 1 }],
+        },
+        { parent: this },
+      );
+      const urlMap = new gcp.compute.RegionUrlMap(`${name}-urlmap`, { name: resourceName, region: args.region, defaultService: backend.id }, { parent: this });
+      const proxy = new gcp.compute.RegionTargetHttpProxy(`${name}-proxy`, { name: resourceName, region: args.region, urlMap: urlMap.id }, { parent: this });
+      new gcp.compute.ForwardingRule(
+        `${name}-rule`,
+        { ...rule, loadBalancingScheme: "INTERNAL_MANAGED", ipProtocol: "TCP", portRange: String(args.port), target: proxy.id },
+        { parent: this, dependsOn: [kind.proxySubnet] },
+      );
+    }
     this.address = address.address;
     this.registerOutputs({ address: this.address });
   }

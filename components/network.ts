@@ -14,6 +14,11 @@ export interface NetworkArgs {
   loadBalancerPorts: number[];
   /** Ports the stack's own subnets reach on serving VMs (Kong's proxy, standalone's tiers). */
   internalPorts: number[];
+  /**
+   * Proxy-only subnet of each region (keyed by region name) with the ports those proxies reach:
+   * regional Envoy-based load balancers (standalone's entry tier). @default none
+   */
+  proxySubnets?: { ranges: Record<string, string>; ports: number[] };
   /** Range peered to Google's producer network for Cloud SQL. @default none - no peering */
   privateServicesRange?: string;
   /** VPC flow logs of every subnet. */
@@ -34,6 +39,8 @@ export class Network extends pulumi.ComponentResource {
   public readonly subnets: Record<string, gcp.compute.Subnetwork>;
   /** The enabled APIs; resources of other components depend on them. */
   public readonly apis: gcp.projects.Service[];
+  /** Keyed by region name; empty without `proxySubnets`. */
+  public readonly proxySubnets: Record<string, gcp.compute.Subnetwork> = {};
   /** The peering Cloud SQL's private IP needs; undefined without `privateServicesRange`. */
   public readonly privateServicesConnection?: gcp.servicenetworking.Connection;
 
@@ -88,6 +95,15 @@ export class Network extends pulumi.ComponentResource {
       );
     }
 
+    for (const [region, cidr] of Object.entries(args.proxySubnets?.ranges ?? {})) {
+      // Envoy proxies of the region's managed load balancers connect to backends from here.
+      this.proxySubnets[region] = new gcp.compute.Subnetwork(
+        `${name}-${region}-proxy`,
+        { name: `${prefix}-${region}-proxy`, region, network: this.network.id, ipCidrRange: cidr, purpose: "REGIONAL_MANAGED_PROXY", role: "ACTIVE" },
+        { parent: this },
+      );
+    }
+
     const firewall = (role: string, args: Omit<gcp.compute.FirewallArgs, "network" | "name">) =>
       new gcp.compute.Firewall(`${name}-${role}`, { name: `${prefix}-${role}`, network: this.network.id, ...args }, { parent: this });
     firewall("allow-lb", {
@@ -110,6 +126,16 @@ export class Network extends pulumi.ComponentResource {
       targetTags: [args.servingTag],
       allows: [{ protocol: "tcp", ports: args.internalPorts.map(String) }, { protocol: "icmp" }],
     });
+
+    if (args.proxySubnets) {
+      firewall("allow-proxies", {
+        description: "Regional load balancers' proxies to the ports they serve",
+        direction: "INGRESS",
+        sourceRanges: Object.values(args.proxySubnets.ranges),
+        targetTags: [args.servingTag],
+        allows: [{ protocol: "tcp", ports: args.proxySubnets.ports.map(String) }],
+      });
+    }
 
     if (args.privateServicesRange) {
       const [address, prefixLength] = args.privateServicesRange.split("/");
@@ -138,6 +164,7 @@ export class Network extends pulumi.ComponentResource {
     this.registerOutputs({
       network: this.network,
       subnets: this.subnets,
+      proxySubnets: this.proxySubnets,
       apis: this.apis,
       privateServicesConnection: this.privateServicesConnection,
     });

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ServiceConfig } from "../config/schema";
 import { tierAccountId, tierName } from "../config/naming";
 import type { RegionPlan } from "../config/validate";
-import { InternalLoadBalancer } from "./internal-load-balancer";
+import { InternalLoadBalancer, InternalLoadBalancerArgs } from "./internal-load-balancer";
 import { RegionalTier, RegionalTierArgs } from "./regional-tier";
 import { kongLiveness, kongProxyPortName } from "./topology";
 
@@ -24,6 +24,12 @@ export interface StandaloneRegionArgs {
   network: pulumi.Input<string>;
   subnetwork: pulumi.Input<string>;
   services: ServiceConfig[];
+  /** The service whose tier is a backend of the global load balancer. */
+  entryService: string;
+  /** The region's proxy-only subnet, for the entry tier's internal Application Load Balancer. */
+  proxySubnet: pulumi.Resource;
+  /** The global load balancer's backend timeout, which the entry tier's internal one keeps. */
+  timeoutSec: number;
   proxyPort: number;
   statusPort: number;
   /** The Kong tier's boot script. */
@@ -60,8 +66,14 @@ export class StandaloneRegion extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-    const ilb = (role: string, group: RegionalTier, port: number, healthCheck: { port: number; path: string }) =>
-      new InternalLoadBalancer(
+    const ilb = (role: string, group: RegionalTier, port: number, healthCheck: { port: number; path: string }) => {
+      // The entry tier's group is also a backend of the global load balancer (UTILIZATION), so its
+      // internal one must balance by the same mode; every other tier keeps its callers' addresses.
+      const kind: InternalLoadBalancerArgs["kind"] =
+        role === args.entryService
+          ? { type: "application", portName: role, timeoutSec: args.timeoutSec, proxySubnet: args.proxySubnet }
+          : { type: "passthrough" };
+      return new InternalLoadBalancer(
         `${name}-${role}-ilb`,
         {
           tierName: tierName(prefix, region.name, role),
@@ -71,11 +83,13 @@ export class StandaloneRegion extends pulumi.ComponentResource {
           instanceGroup: group.instanceGroup,
           port,
           healthCheck,
+          kind,
           labels: args.tier.labels,
           apis: args.tier.apis,
         },
         { parent: this },
       );
+    };
 
     const liveness = kongLiveness(args.statusPort);
     const kong = tier("kong", "Kong tier", {

@@ -198,6 +198,11 @@ export const StackConfigSchema = z.strictObject({
       subnetPool: cidrText.default("10.0.0.0/12"),
       /** Range peered to Google's service producer network for Cloud SQL. @default "10.64.0.0/16" */
       privateServicesRange: cidrText.default("10.64.0.0/16"),
+      /**
+       * standalone: pool each region's proxy-only subnet (/24, by the region's slot) is cut from, for
+       * the entry tier's internal Application Load Balancer. @default "10.72.0.0/16"
+       */
+      proxySubnetPool: cidrText.default("10.72.0.0/16"),
       /** VPC flow logs of every subnet; off, or sampled, without metadata, to keep them cheap. */
       flowLogs: z
         .strictObject({

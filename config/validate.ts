@@ -31,6 +31,8 @@ export interface RegionPlan {
   readonly size?: number;
   readonly autoscaling?: { minReplicas: number; maxReplicas: number; cpuTarget: number };
   readonly subnetCidr: string;
+  /** standalone: the proxy-only subnet of the entry tier's internal Application Load Balancer. */
+  readonly proxySubnetCidr?: string;
   /** Prefix of this region's routes in standalone, e.g. `/api/us/east`. */
   readonly routePrefix: string;
 }
@@ -237,6 +239,13 @@ function resolveRegion(
     if (subnet) subnetCidr = formatCidr(subnet);
     else err([...path, "subnetCidr"], `no default subnet: network.subnetPool (${parsed.network.subnetPool}) has no /20 at slot ${info.slot}; set subnetCidr or use a pool of /12 or larger`);
   }
+  let proxySubnetCidr: string | undefined;
+  if (parsed.topology === "standalone" && info) {
+    const pool = parseCidr(parsed.network.proxySubnetPool);
+    const subnet = pool && nthSubnet(pool, 24, info.slot);
+    if (subnet) proxySubnetCidr = formatCidr(subnet);
+    else if (pool) err(["network", "proxySubnetPool"], `"${parsed.network.proxySubnetPool}" has no /24 at ${name}'s slot ${info.slot}; use a pool of /16 or larger`);
+  }
   return {
     name,
     shortName: compactRegionName(name),
@@ -244,6 +253,7 @@ function resolveRegion(
     size: autoscaling ? undefined : (region.size ?? zones.length),
     autoscaling,
     subnetCidr: subnetCidr ?? "",
+    proxySubnetCidr,
     routePrefix: region.routePrefix ?? (info ? defaultRoutePrefix(name) : ""),
   };
 }
@@ -252,6 +262,7 @@ function checkSubnets(parsed: ParsedStackConfig, regions: RegionPlan[], err: Rep
   const named: { path: PropertyKey[]; text: string }[] = [
     { path: ["network", "privateServicesRange"], text: parsed.network.privateServicesRange },
     ...regions.filter((r) => r.subnetCidr).map((r) => ({ path: ["regions", r.name, "subnetCidr"], text: r.subnetCidr })),
+    ...(parsed.topology === "standalone" ? [{ path: ["network", "proxySubnetPool"], text: parsed.network.proxySubnetPool }] : []),
   ];
   const ranges = named.flatMap(({ path, text }) => {
     const cidr = parseCidr(text);

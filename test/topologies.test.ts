@@ -41,6 +41,23 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     expect(backend.backends).toHaveLength(3);
   });
 
+  it("gives every instance group one balancing mode across all the backend services it is a backend of", () => {
+    // Google: "backends have incompatible balancing_mode. Values should be the same".
+    const modes = new Map<string, Set<string>>();
+    const backendServices = [
+      ...ofType(stacks[topology], "gcp:compute/backendService:BackendService"),
+      ...ofType(stacks[topology], "gcp:compute/regionBackendService:RegionBackendService"),
+    ];
+    for (const backend of backendServices.flatMap((b) => inputs(b).backends)) {
+      modes.set(backend.group, new Set([...(modes.get(backend.group) ?? []), backend.balancingMode]));
+    }
+    const groups = ofType(stacks[topology], "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager");
+    // Every group a backend: standalone's tiers each behind an internal one, the entry tier behind both.
+    expect(modes.size).toBe(groups.length);
+    const mixed = [...modes].filter(([, m]) => m.size > 1).map(([group, m]) => `${group}: ${[...m].join(", ")}`);
+    expect(mixed).toEqual([]);
+  });
+
   it("gives Cloud SQL replicas no replicaConfiguration (MySQL's, ForceNew) and abandons the peering on destroy", () => {
     const recording = stacks[topology];
     for (const replica of ofType(recording, "gcp:sql/databaseInstance:DatabaseInstance").filter((d) => inputs(d).masterInstanceName)) {
@@ -141,10 +158,42 @@ describe("standalone", () => {
     );
     const rules = ofType(stack, "gcp:compute/forwardingRule:ForwardingRule").map(inputs);
     expect(rules).toHaveLength(9);
-    for (const rule of rules) expect(rule).toMatchObject({ loadBalancingScheme: "INTERNAL", ipProtocol: "TCP" });
-    for (const backend of ofType(stack, "gcp:compute/regionBackendService:RegionBackendService").map(inputs)) {
-      expect(backend.loadBalancingScheme).toBe("INTERNAL");
+    const schemes = Object.fromEntries(rules.map((r) => [r.name, r.loadBalancingScheme]));
+    expect(schemes).toEqual(
+      Object.fromEntries(
+        ["us-central1", "us-east4", "us-west2"].flatMap((r) =>
+          ["attachments", "kong", "messaging"].map((t) => [`geo-${r}-${t}-ilb`, t === "messaging" ? "INTERNAL_MANAGED" : "INTERNAL"]),
+        ),
+      ),
+    );
+  });
+
+  it("puts the entry tier behind an internal Application Load Balancer that its region's proxies reach", () => {
+    const stack = stacks.standalone;
+    const byUrn = new Map(stack.resources.map((r) => [r.urn, r]));
+    const proxySubnets = ofType(stack, "gcp:compute/subnetwork:Subnetwork").filter((s) => inputs(s).purpose === "REGIONAL_MANAGED_PROXY");
+    expect(proxySubnets.map((s) => [inputs(s).region, inputs(s).ipCidrRange, inputs(s).role])).toEqual([
+      ["us-west2", "10.72.6.0/24", "ACTIVE"],
+      ["us-central1", "10.72.0.0/24", "ACTIVE"],
+      ["us-east4", "10.72.2.0/24", "ACTIVE"],
+    ]);
+    const managed = ofType(stack, "gcp:compute/forwardingRule:ForwardingRule").filter((r) => inputs(r).loadBalancingScheme === "INTERNAL_MANAGED");
+    expect(managed).toHaveLength(3);
+    for (const rule of managed) {
+      // Google refuses an INTERNAL_MANAGED forwarding rule in a region without an active proxy-only subnet.
+      const subnet = proxySubnets.find((s) => inputs(s).region === inputs(rule).region)!;
+      expect(rule.dependencies).toContain(subnet.urn);
+      const proxy = byUrn.get(rule.dependencies.find((d) => d.includes("RegionTargetHttpProxy"))!)!;
+      const urlMap = byUrn.get(proxy.dependencies.find((d) => d.includes("RegionUrlMap"))!)!;
+      const backend = inputs(byUrn.get(urlMap.dependencies.find((d) => d.includes("RegionBackendService"))!)!);
+      expect(backend).toMatchObject({ loadBalancingScheme: "INTERNAL_MANAGED", protocol: "HTTP", portName: "messaging" });
+      const group = ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager")
+        .map(inputs)
+        .find((g) => backend.backends[0].group.endsWith(`/${g.name}`));
+      expect(group.namedPorts).toEqual([{ name: "messaging", port: 8080 }]);
     }
+    const firewall = ofType(stack, "gcp:compute/firewall:Firewall").map(inputs).find((f) => f.name === "geo-allow-proxies");
+    expect(firewall).toMatchObject({ sourceRanges: proxySubnets.map((s) => inputs(s).ipCidrRange), allows: [{ protocol: "tcp", ports: ["8080"] }] });
   });
 
   it("fronts the user-facing service with the global load balancer, checking its own health path", () => {

@@ -46,7 +46,7 @@ export class RegionalTier extends pulumi.ComponentResource {
   public readonly group: gcp.compute.RegionInstanceGroupManager;
   /** The group's instance group URL: a backend of a load balancer. */
   public readonly instanceGroup: pulumi.Output<string>;
-  public readonly template: gcp.compute.InstanceTemplate;
+  public readonly template: gcp.compute.RegionInstanceTemplate;
   /** The VMs' own service account. */
   public readonly serviceAccountEmail: pulumi.Output<string>;
 
@@ -59,11 +59,14 @@ export class RegionalTier extends pulumi.ComponentResource {
       this,
     );
     this.serviceAccountEmail = account.email;
-    // Auto-named from a prefix: a change creates the new template before the old one is deleted.
-    this.template = new gcp.compute.InstanceTemplate(
+    // Regional, as Google recommends for regional groups: a region's fleet depends on nothing in
+    // another region. Auto-named from a prefix: a change creates the new template before the old
+    // one is deleted, and the new name is the group's new version.
+    this.template = new gcp.compute.RegionInstanceTemplate(
       `${name}-template`,
       {
         namePrefix: `${args.tierName}-`,
+        region: region.name,
         machineType: args.machineType,
         disks: [{ sourceImage: args.image, diskSizeGb: args.bootDiskSizeGb, diskType: "pd-balanced", boot: true, autoDelete: true }],
         metadataStartupScript: args.startupScript,
@@ -96,7 +99,7 @@ export class RegionalTier extends pulumi.ComponentResource {
         region: region.name,
         distributionPolicyZones: region.zones,
         distributionPolicyTargetShape: "EVEN",
-        versions: [{ name: "primary", instanceTemplate: this.template.selfLinkUnique }],
+        versions: [{ name: "primary", instanceTemplate: this.template.selfLink }],
         namedPorts: args.namedPorts,
         // Left unset with an autoscaler, which owns the size.
         targetSize: region.size,

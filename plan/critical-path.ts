@@ -27,7 +27,7 @@ export const typicalCreateSeconds: Record<string, number> = {
   "gcp:secretmanager/secretIamMember:SecretIamMember": 10,
   "gcp:serviceaccount/account:Account": 5,
   "gcp:projects/iAMMember:IAMMember": 10,
-  "gcp:compute/instanceTemplate:InstanceTemplate": 10,
+  "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate": 10,
   "gcp:compute/instance:Instance": 30,
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": 30,
   "gcp:compute/regionAutoscaler:RegionAutoscaler": 15,

@@ -24,8 +24,10 @@ function privateAddress(base: string, name: string): string {
 
 export function mockResourceState(args: MockResourceArgs, project: string): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
-  // Pulumi auto-names with the logical name and a random suffix; here the suffix is stable.
-  const name = (inputs.name as string | undefined) ?? `${(inputs.namePrefix as string | undefined) ?? `${args.name}-`}${digest(args.name, 7)}`;
+  // Pulumi auto-names with the logical name and a random suffix; here the suffix is stable. A
+  // `namePrefix` gets GCP's generated suffix, new with every replacement: here, of the inputs.
+  const namePrefix = inputs.namePrefix as string | undefined;
+  const name = (inputs.name as string | undefined) ?? (namePrefix ? `${namePrefix}${digest(JSON.stringify(inputs), 12)}` : `${args.name}-${digest(args.name, 7)}`);
   const location = (inputs.region ?? inputs.zone) as string | undefined;
   const selfLink = (collection: string) =>
     `${computeApi}/projects/${project}/${location ? `${inputs.region ? "regions" : "zones"}/${location}/` : "global/"}${collection}/${name}`;
@@ -52,9 +54,8 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:compute/globalAddress:GlobalAddress":
       state.address = inputs.address ?? "203.0.113.10";
       break;
-    case "gcp:compute/instanceTemplate:InstanceTemplate":
-      state.selfLink = `${computeApi}/projects/${project}/global/instanceTemplates/${name}`;
-      state.selfLinkUnique = `${state.selfLink}?uniqueId=${parseInt(digest(JSON.stringify(inputs), 12), 16)}`;
+    case "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate":
+      state.selfLink = selfLink("instanceTemplates");
       break;
     case "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
       state.instanceGroup = selfLink("instanceGroups");

@@ -29,7 +29,7 @@ export interface PolicyRule {
 }
 
 const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
-const vmTypes = ["gcp:compute/instanceTemplate:InstanceTemplate", "gcp:compute/instance:Instance"];
+const vmTypes = ["gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "gcp:compute/instance:Instance"];
 
 function within(range: string, parents: readonly string[]): boolean {
   const cidr = parseCidr(range);
@@ -129,7 +129,7 @@ const noSecretInMetadata: PolicyRule = {
 
 /** Types whose labels live at `labels`, or at `settings.userLabels` for Cloud SQL. */
 const labelledTypes: Record<string, (props: PolicyResource["props"]) => Record<string, string> | undefined> = {
-  "gcp:compute/instanceTemplate:InstanceTemplate": (p) => p.labels,
+  "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate": (p) => p.labels,
   "gcp:compute/instance:Instance": (p) => p.labels,
   "gcp:compute/globalAddress:GlobalAddress": (p) => p.labels,
   "gcp:compute/globalForwardingRule:GlobalForwardingRule": (p) => p.labels,

@@ -20,7 +20,7 @@ const members = (recording: Recording, type: string, role: string) =>
 
 /** `serviceAccount:<email>` of each template whose VMs run Attachments. */
 function attachmentsAccounts(recording: Recording): string[] {
-  const templates = ofType(recording, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+  const templates = ofType(recording, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map(inputs);
   const running = templates.filter((t) => t.metadataStartupScript.includes("write_unit geo-svc-attachments.service"));
   expect(running.length).toBeGreaterThan(0);
   return running.map((t) => `serviceAccount:${t.serviceAccount.email}`).sort();

@@ -5,7 +5,7 @@ import { recordStack } from "./support/stack";
 
 const rule = (name: string) => policyRules.find((r) => r.name === name)!;
 const template = (props: Record<string, unknown>): PolicyResource => ({
-  type: "gcp:compute/instanceTemplate:InstanceTemplate",
+  type: "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
   name: "t",
   props: {
     networkInterfaces: [{ subnetwork: "s" }],

@@ -27,7 +27,7 @@ describe("the us-multi stack", () => {
       "gcp:compute/subnetwork:Subnetwork",
       "gcp:compute/router:Router",
       "gcp:compute/routerNat:RouterNat",
-      "gcp:compute/instanceTemplate:InstanceTemplate",
+      "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
       "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager",
     ]) {
       const found = ofType(stack, type);
@@ -63,7 +63,7 @@ describe("the us-multi stack", () => {
   });
 
   it("builds templates without external IPs, as shielded VMs with OS Login and their own service account", () => {
-    for (const template of ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs)) {
+    for (const template of ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map(inputs)) {
       expect(template.name).toBeUndefined();
       expect(template.namePrefix).toMatch(/^geo-us-[a-z0-9-]+-$/);
       expect(template.networkInterfaces).toHaveLength(1);
@@ -76,13 +76,14 @@ describe("the us-multi stack", () => {
     }
   });
 
-  it("points each group at its template's unique self link and names the port the backend uses", () => {
+  it("points each group at its own region's template and names the port the backend uses", () => {
     const backend = inputs(one(stack, "gcp:compute/backendService:BackendService"));
-    const templates = ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate");
+    const templates = ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate");
     for (const region of regions) {
       const group = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
       const template = templates.find((t) => t.name === `geo-${region}-template`)!;
-      expect(group.versions[0].instanceTemplate).toMatch(new RegExp(`instanceTemplates/${inputs(template).namePrefix}.*uniqueId=`));
+      expect(inputs(template).region).toBe(region);
+      expect(group.versions[0].instanceTemplate).toMatch(new RegExp(`/regions/${region}/instanceTemplates/${inputs(template).namePrefix}[0-9a-f]+$`));
       expect(group.namedPorts).toEqual([{ name: backend.portName, port: 8000 }]);
       expect(group.distributionPolicyZones).toEqual(zonesOf(region));
     }
@@ -108,7 +109,7 @@ describe("the us-multi stack", () => {
       expect(group.autoHealingPolicies.healthCheck).toContain(inputs(autoheal).name);
       expect(inputs(autoheal).name).not.toBe(lbCheck.name);
       expect(inputs(autoheal).httpHealthCheck).toEqual({ port: 8100, requestPath: "/status" });
-      const budget = Number(/BOOT_BUDGET_SEC=(\d+)/.exec(byName("gcp:compute/instanceTemplate:InstanceTemplate", `geo-${region}-template`).metadataStartupScript)![1]);
+      const budget = Number(/BOOT_BUDGET_SEC=(\d+)/.exec(byName("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", `geo-${region}-template`).metadataStartupScript)![1]);
       expect(group.autoHealingPolicies.initialDelaySec).toBeGreaterThanOrEqual(budget);
     }
   });
@@ -151,7 +152,7 @@ describe("the us-multi stack", () => {
     expect(replica.region).toBe("us-east4");
     expect(replica.masterInstanceName).toMatch(/^geo-db-primary-/);
     expect(replica.settings.ipConfiguration.ipv4Enabled).toBe(false);
-    const script: string = byName("gcp:compute/instanceTemplate:InstanceTemplate", "geo-us-west2-template").metadataStartupScript;
+    const script: string = byName("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "geo-us-west2-template").metadataStartupScript;
     expect(script).toMatch(/^pg_ro_host = 10\.64\.\d+\.\d+$/m);
   });
 
@@ -184,7 +185,7 @@ describe("the us-multi stack", () => {
   });
 
   it("runs Kong's migrations in exactly one place, which every gateway waits for", () => {
-    const scripts = [...ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate"), ...ofType(stack, "gcp:compute/instance:Instance")].map(
+    const scripts = [...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"), ...ofType(stack, "gcp:compute/instance:Instance")].map(
       (r) => inputs(r).metadataStartupScript as string,
     );
     const migrating = scripts.filter((s) => /^run_migrations$/m.test(s));
@@ -206,7 +207,7 @@ describe("the us-multi stack", () => {
     expect(check.create).toMatch(/^check GET '\/ping' kong$/m);
     expect(check.create).not.toContain("/upload");
     // A new template (a rollout) or a new migrator reruns the check.
-    const templates = ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+    const templates = ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map(inputs);
     expect(check.triggers).toHaveLength(templates.length + 1);
     for (const t of templates) expect(check.triggers).toContainEqual(expect.stringContaining(`instanceTemplates/${t.namePrefix}`));
     expect(check.triggers).toContainEqual(expect.stringContaining("instances/geo-kong-migrator"));
@@ -219,7 +220,7 @@ describe("the us-multi stack", () => {
 
   it("labels what it can with the stack and component", () => {
     const labelled = [
-      ...ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate").map((r) => inputs(r).labels),
+      ...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map((r) => inputs(r).labels),
       inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels,
       byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary").settings.userLabels,
     ];

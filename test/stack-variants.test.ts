@@ -45,7 +45,7 @@ describe("without a replica and without the deploy check", () => {
     const stack = await recordStack("us-multi", { database: { region: "us-central1" }, deployCheck: { enabled: false } });
     expect(stack.errors).toEqual([]);
     expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance")).toHaveLength(1);
-    expect(inputs(ofType(stack, "gcp:compute/instanceTemplate:InstanceTemplate")[0]).metadataStartupScript).not.toContain("pg_ro_host");
+    expect(inputs(ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate")[0]).metadataStartupScript).not.toContain("pg_ro_host");
     expect(ofType(stack, "command:local:Command")).toHaveLength(0);
   });
 });

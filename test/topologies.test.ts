@@ -30,7 +30,7 @@ beforeAll(async () => {
   for (const [topology, stack] of Object.entries(exampleStacks)) stacks[topology] = await recordStack(stack);
 });
 
-const templates = (topology: string) => ofType(stacks[topology], "gcp:compute/instanceTemplate:InstanceTemplate").map(inputs);
+const templates = (topology: string) => ofType(stacks[topology], "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map(inputs);
 const lbHealth = (topology: string) =>
   ofType(stacks[topology], "gcp:compute/healthCheck:HealthCheck").map(inputs).find((h) => h.name === "geo-lb-health").httpHealthCheck;
 
@@ -90,7 +90,7 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
   it("creates every VM after its account's grant on each secret its boot script reads", () => {
     const recording = stacks[topology];
     const grants = ofType(recording, "gcp:secretmanager/secretIamMember:SecretIamMember");
-    const vms = [...ofType(recording, "gcp:compute/instanceTemplate:InstanceTemplate"), ...ofType(recording, "gcp:compute/instance:Instance")];
+    const vms = [...ofType(recording, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"), ...ofType(recording, "gcp:compute/instance:Instance")];
     const reads = vms.flatMap((vm) =>
       [...inputs(vm).metadataStartupScript.matchAll(/secret_env_line \w+ '(projects\/[^/]+\/secrets\/[^/]+)\/versions\/latest'/g)].map(([, secret]) => ({ vm, secret })),
     );

@@ -3,6 +3,7 @@
  * migrator (shared-db, standalone), the fleets of each region as the topology lays them out, the
  * pictures bucket, the global load balancer, and the post-deploy check.
  */
+import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { picturesListerRoleId, secretResourceName, tierAccountId, tierName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
@@ -94,6 +95,13 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       apis: network.apis,
     };
 
+    // Reserved before the fleets: Kong trusts X-Forwarded-For entries the load balancer added.
+    const loadBalancerAddress = new gcp.compute.GlobalAddress(
+      `${name}-lb-address`,
+      { name: `${prefix}-lb`, labels: resourceLabels(stack, "global-load-balancer") },
+      { parent: this, dependsOn: network.apis },
+    );
+
     // Kong's shared database and the one place that migrates it and writes its entities.
     let shared:
       | {
@@ -118,8 +126,8 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       );
       const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
       const conf = pulumi
-        .all([database.host, database.readReplicaHost])
-        .apply(([host, readReplicaHost]) => kongConfFor(config, { host, readReplicaHost, ssl: true }));
+        .all([loadBalancerAddress.address, database.host, database.readReplicaHost])
+        .apply(([address, host, readReplicaHost]) => kongConfFor(config, address, { host, readReplicaHost, ssl: true }));
       shared = {
         database,
         passwordSecretId,
@@ -145,12 +153,15 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       const kongUrl = `http://127.0.0.1:${kong.proxyPort}`;
       const gatewayScript = (region: string): pulumi.Input<string> => {
         if (shared) return shared.script("gateway", region, config.services, kongUrl);
-        if (topology === "sidecar") {
-          const conf = kongConfFor(config, { host: "127.0.0.1", ssl: false });
-          return script("gateway", region, config.services, kongUrl, { conf, mode: { kind: "local-db", adminRequests: loopbackRequests } });
-        }
         const declarativeConfig = renderDeclarativeConfig(loopbackEntities);
-        return script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config), mode: { kind: "dbless", declarativeConfig } });
+        return loadBalancerAddress.address.apply((address) =>
+          topology === "sidecar"
+            ? script("gateway", region, config.services, kongUrl, {
+                conf: kongConfFor(config, address, { host: "127.0.0.1", ssl: false }),
+                mode: { kind: "local-db", adminRequests: loopbackRequests },
+              })
+            : script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config, address), mode: { kind: "dbless", declarativeConfig } }),
+        );
       };
       if (shared) entities = pulumi.output(loopbackRequests);
       for (const region of config.regions) {
@@ -260,6 +271,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       `${name}-lb`,
       {
         prefix,
+        address: loadBalancerAddress,
         backends: loadBalancerBackends,
         portName: isColocated(topology) ? kongProxyPortName : config.entryService.name,
         healthCheck: loadBalancerHealthCheck(config),

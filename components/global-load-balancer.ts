@@ -7,6 +7,8 @@ import * as pulumi from "@pulumi/pulumi";
 
 export interface GlobalLoadBalancerArgs {
   prefix: string;
+  /** The reserved anycast address, made before the fleets whose Kong trusts it. */
+  address: gcp.compute.GlobalAddress;
   /** Instance group URLs of the regional groups, keyed by region. */
   backends: Record<string, pulumi.Input<string>>;
   /** Named port of the groups. */
@@ -35,9 +37,8 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
 
   constructor(name: string, args: GlobalLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:loadbalancer:GlobalLoadBalancer", name, {}, opts);
-    const { prefix } = args;
+    const { prefix, address } = args;
     const after = { parent: this, dependsOn: args.apis };
-    const address = new gcp.compute.GlobalAddress(`${name}-address`, { name: `${prefix}-lb`, labels: args.labels }, after);
     this.address = address.address;
 
     const healthCheck = new gcp.compute.HealthCheck(
@@ -84,7 +85,7 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
     const forwardingRule = (role: string, port: number, target: pulumi.Input<string>) =>
       new gcp.compute.GlobalForwardingRule(
         `${name}-${role}`,
-        { name: `${prefix}-${role}`, loadBalancingScheme: scheme, ipAddress: address.id, portRange: String(port), target, labels: args.labels },
+        { name: `${prefix}-${role}`, loadBalancingScheme: scheme, ipAddress: address.address, portRange: String(port), target, labels: args.labels },
         { parent: this },
       );
 

@@ -5,6 +5,7 @@
 import type { ServiceConfig } from "../config/schema";
 import type { StackConfig, Topology } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
+import { googleFrontEndRanges } from "../config/google-ranges";
 import { KongDatabaseEndpoint, renderKongConf } from "../startup/kong-conf";
 import { declarativeConfigPath } from "../startup/startup-script";
 
@@ -54,11 +55,25 @@ export function firewallPorts(config: StackConfig): { loadBalancer: number[]; in
   return { loadBalancer: [...kong, ...servicePorts], internal: [config.kong.proxyPort, ...servicePorts] };
 }
 
-/** kong.conf for a topology; `database` is the shared or local PostgreSQL, none for dbless. */
-export function kongConfFor(config: StackConfig, database?: KongDatabaseEndpoint): string {
+/**
+ * Whose X-Forwarded-For entries Kong believes. Google's front ends connect from their ranges and
+ * append `<client>, <load balancer address>`; trusting only the ranges would make every client the
+ * load balancer's address. With that address trusted too, Kong takes the entry left of it, which
+ * the front end wrote: whatever a client sends stays further left and is never believed.
+ */
+export function kongTrustedIps(loadBalancerAddress: string): string[] {
+  return [...googleFrontEndRanges, `${loadBalancerAddress}/32`];
+}
+
+/**
+ * kong.conf for a topology; `database` is the shared or local PostgreSQL, none for dbless;
+ * `loadBalancerAddress` the global load balancer's.
+ */
+export function kongConfFor(config: StackConfig, loadBalancerAddress: string, database?: KongDatabaseEndpoint): string {
   return renderKongConf({
     ...config.kong,
     adminPort: kongAdminPort,
+    trustedIps: kongTrustedIps(loadBalancerAddress),
     database,
     ...(config.topology === "dbless" ? { declarativeConfigPath } : {}),
   });

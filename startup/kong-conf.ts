@@ -3,8 +3,6 @@
  * never the database password, which reaches Kong through a vault reference to a variable of the
  * root-only env file.
  */
-import { googleFrontEndRanges } from "../config/google-ranges";
-
 /** The variable of /etc/kong/kong.env that holds Kong's database password. */
 export const kongPasswordVariable = "GEO_KONG_PG_PASSWORD";
 
@@ -39,6 +37,8 @@ export interface KongConfInput {
   statusPort: number;
   adminPort: number;
   memCacheSize: string;
+  /** Peers whose X-Forwarded-For entries Kong believes (kongTrustedIps). */
+  trustedIps: string[];
   /** Undefined for DB-less: `database = off`. */
   database?: KongDatabaseEndpoint;
   /** DB-less only: path of the declarative config file. */
@@ -62,8 +62,9 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
     ["nginx_worker_processes", "auto"],
     ["mem_cache_size", input.memCacheSize],
     ["upstream_keepalive_pool_size", "512"],
-    // Client addresses from X-Forwarded-For, trusted only when the load balancer set it.
-    ["trusted_ips", googleFrontEndRanges.join(",")],
+    // The client's address from X-Forwarded-For: nginx's realip module (Kong's template at 3.9.1,
+    // nginx_kong.lua: set_real_ip_from per trusted IP) walks it from the right past trusted entries.
+    ["trusted_ips", input.trustedIps.join(",")],
     ["real_ip_header", "X-Forwarded-For"],
     ["real_ip_recursive", "on"],
     ["anonymous_reports", "off"],

@@ -22,7 +22,7 @@ const services = [
 ];
 const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
 const requests = renderAdminRequests(adminRequests(entities));
-const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", database: { host: "10.64.0.5", ssl: true } });
+const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], database: { host: "10.64.0.5", ssl: true } });
 const secret = "projects/proj/secrets/kong-db-password";
 const kongRepository = { url: "https://packages.konghq.com/public/gateway-39", keyFingerprint: "B9DCD032B1696A89" };
 
@@ -254,7 +254,7 @@ describe("the migrator", () => {
 
 describe("a DB-less gateway and a standalone service tier", () => {
   it("DB-less: writes the declarative config, touches no database and no Kong secret", () => {
-    const dbless = script({ kind: "dbless", declarativeConfig: renderDeclarativeConfig(entities) }, {}, renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", declarativeConfigPath: "/etc/kong/kong.yaml" }));
+    const dbless = script({ kind: "dbless", declarativeConfig: renderDeclarativeConfig(entities) }, {}, renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], declarativeConfigPath: "/etc/kong/kong.yaml" }));
     const sandbox = newSandbox();
     const run = sandbox.run(dbless);
     expectStatus(run, 0);

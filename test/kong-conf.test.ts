@@ -67,3 +67,20 @@ it.each(Object.entries(exampleStacks))("%s: Kong logs to journald, Kong Manager 
     if (topology !== "dbless") expect(conf).toMatch(/^pg_password = \{vault:\/\/env\/geo-kong-pg-password\}$/m);
   }
 });
+
+it.each(Object.entries(exampleStacks).filter(([topology]) => topology !== "standalone"))(
+  "%s: Kong believes X-Forwarded-For only from Google's front ends, up to the load balancer's own address",
+  async (_topology, stack) => {
+    const recording = await recordStack(stack);
+    const addresses = new Set(
+      recording.resources.filter((r) => r.type === "gcp:compute/globalForwardingRule:GlobalForwardingRule").map((r) => inputs(r).ipAddress),
+    );
+    expect(addresses.size).toBe(1);
+    const [address] = addresses;
+    for (const conf of await kongConfs(stack)) {
+      expect(conf).toContain(`\ntrusted_ips = 35.191.0.0/16,130.211.0.0/22,${address}/32\n`);
+      expect(conf).toMatch(/^real_ip_header = X-Forwarded-For$/m);
+      expect(conf).toMatch(/^real_ip_recursive = on$/m);
+    }
+  },
+);

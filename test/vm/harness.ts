@@ -70,6 +70,11 @@ export interface VmSpec {
   kill: { unit: string; url: string }[];
   /** URLs whose bodies the check keeps. */
   fetch: string[];
+  /**
+   * Requests to Kong's proxy from `source`, an address the check adds to loopback, with
+   * X-Forwarded-For `xff`, and the client address Kong must log for each.
+   */
+  forwarded?: { source: string; port: number; path: string; xff: string; logged: string }[];
 }
 
 export interface CheckResult {
@@ -130,7 +135,7 @@ export class Vm extends RootDirectory {
       cpSync(join(here, "units", unit), at(`etc/systemd/system/${unit}`));
       symlinkSync(`/etc/systemd/system/${unit}`, at(`etc/systemd/system/multi-user.target.wants/${unit}`));
     }
-    const harness = { lb: spec.loadBalancerCheck ?? null, services: spec.services, ready: spec.ready, fetch: spec.fetch, deadline_sec: deadlineSec };
+    const harness = { lb: spec.loadBalancerCheck ?? null, services: spec.services, ready: spec.ready, fetch: spec.fetch, forwarded: (spec.forwarded ?? []).map(({ logged: _logged, ...request }) => request), deadline_sec: deadlineSec };
     write("etc/harness/harness.json", JSON.stringify(harness, null, 1));
     mkdirSync(at("var/lib/harness"), { recursive: true });
     mkdirSync(at("var/log/journal"), { recursive: true });

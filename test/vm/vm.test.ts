@@ -64,8 +64,8 @@ const echoService = () => ({
 interface Roles {
   /** Role name (`gateway`, `kong-tier`, `service-tier`, `migrator`) to its boot script. */
   scripts: Record<string, string>;
-  /** The load balancer's health check: port and path. */
-  loadBalancer: { port: number; requestPath: string };
+  /** The load balancer's health check (port and path) and its address. */
+  loadBalancer: { port: number; requestPath: string; address: string };
 }
 
 /** The example stack, with the test service and the local Kong repository, as the program renders it. */
@@ -83,7 +83,9 @@ async function roles(stack: string, overrides: Record<string, unknown> = {}): Pr
   const migrator = inputsOfType(recording.resources, "compute/instance:Instance")[0];
   if (migrator) scripts.migrator = migrator.metadataStartupScript;
   const check = recording.resources.find((r) => r.type === "gcp:compute/healthCheck:HealthCheck" && r.parent?.includes("GlobalLoadBalancer"));
-  return { scripts, loadBalancer: (check!.inputs as { httpHealthCheck: Roles["loadBalancer"] }).httpHealthCheck };
+  const forwardingRule = inputsOfType(recording.resources, "compute/globalForwardingRule:GlobalForwardingRule")[0];
+  const { port, requestPath } = (check!.inputs as { httpHealthCheck: Roles["loadBalancer"] }).httpHealthCheck;
+  return { scripts, loadBalancer: { port, requestPath, address: forwardingRule.ipAddress } };
 }
 
 /** The secrets a script reads, by id, with the values above. */
@@ -112,6 +114,20 @@ const dbEntities = (dir: string): Record<string, unknown> => JSON.parse(readFile
 /** Path of a request through Kong's proxy listener, which Kong's access log records. */
 const proxyProbePath = "/harness-probe";
 
+/**
+ * Requests as Google's front ends forward them (from their range, `<what the client sent>, <client>,
+ * <load balancer>`) and one straight from a client; the address Kong logs for each.
+ */
+function forwardedRequests(conf: string, loadBalancer: string): NonNullable<VmSpec["forwarded"]> {
+  const port = Number(setting(conf, "proxy_listen")!.split(":")[1]);
+  const frontEnd = "35.191.0.9";
+  return [
+    { source: frontEnd, port, path: "/harness-forwarded/client", xff: `198.51.100.7, ${loadBalancer}`, logged: "198.51.100.7" },
+    { source: frontEnd, port, path: "/harness-forwarded/forged", xff: `10.0.0.5, ${loadBalancer}, 198.51.100.8, ${loadBalancer}`, logged: "198.51.100.8" },
+    { source: "192.0.2.50", port, path: "/harness-forwarded/direct", xff: "10.0.0.5", logged: "192.0.2.50" },
+  ];
+}
+
 /** A VM running `script`; `services` when the echo service runs on it. */
 function vmFor(name: string, script: string, databaseDir: string, roles: Roles, services: boolean, extra: Partial<VmSpec> = {}): Vm {
   const port = (key: string) => setting(kongConf(script), key)?.split(":")[1];
@@ -126,6 +142,7 @@ function vmFor(name: string, script: string, databaseDir: string, roles: Roles, 
     ready: [...(status ? [kongReady] : []), ...(services ? [echoHealth] : [])],
     kill: [...(services ? [{ unit: "geo-svc-echo.service", url: echoHealth }] : []), ...(status ? [{ unit: "kong.service", url: kongReady }] : [])],
     fetch: [...(services ? [echoEnv] : []), ...(status ? [`http://127.0.0.1:${port("proxy_listen")}${proxyProbePath}`] : [])],
+    forwarded: status ? forwardedRequests(kongConf(script), roles.loadBalancer.address) : [],
     ...extra,
   };
   return new Vm(join(work, name), base, standins, spec);
@@ -189,6 +206,15 @@ function kongVmTests(role: string, get: () => { vm: Vm; first: Boot }): void {
   it(`${role}: Kong's nginx error and access logs reach the journal`, () => {
     expect(get().first.kongLog).toMatch(/\[notice\] \d+#\d+: nginx\//);
     expect(get().first.kongLog).toContain(`"GET ${proxyProbePath} HTTP/1.1" 404`);
+  });
+
+  it(`${role}: Kong logs the client Google's front end saw, never an address the client wrote`, () => {
+    const forwarded = get().vm.spec.forwarded ?? [];
+    expect(forwarded).toHaveLength(3);
+    for (const { path, logged } of forwarded) {
+      const line = get().first.kongLog.split("\n").find((l) => l.includes(`"GET ${path} HTTP/1.1"`));
+      expect([path, line?.split(" ")[0]]).toEqual([path, logged]);
+    }
   });
 
   it(`${role}: Kong Manager does not listen`, () => {

@@ -8,6 +8,7 @@ the bodies of some), and whether a killed unit comes back; then powers the conta
 `deadline` (from early boot): powers the container off when a boot script hangs past the deadline.
 Results go to /var/lib/harness/<probe|check>-<boot id>.json.
 """
+import http.client
 import json
 import subprocess
 import sys
@@ -43,6 +44,18 @@ def status(url):
         return 0
 
 
+def send_forwarded(source, port, path, xff):
+    """A request from `source` (added to loopback, as a Google front end's or a client's address)
+    carrying X-Forwarded-For `xff`; Kong's access log shows which client it believed."""
+    subprocess.run(["ip", "address", "add", f"{source}/32", "dev", "lo"], capture_output=True)
+    connection = http.client.HTTPConnection(source, port, timeout=5, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers={"X-Forwarded-For": xff})
+        connection.getresponse().read()
+    finally:
+        connection.close()
+
+
 def save(kind, result):
     with open(f"/var/lib/harness/{kind}-{BOOT_ID}.json", "w") as f:
         json.dump(result, f, indent=1)
@@ -74,6 +87,8 @@ def check():
         "bodies": {url: body(url) for url in CONFIG.get("fetch", [])},
         "kills": {},
     }
+    for request in CONFIG.get("forwarded", []):
+        send_forwarded(**request)
     for kill in CONFIG.get("kill", []):
         unit, url = kill["unit"], kill["url"]
         before = int(unit_property(unit, "NRestarts") or 0)

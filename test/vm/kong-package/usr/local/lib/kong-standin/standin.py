@@ -173,14 +173,26 @@ def listens(value):
     return [part.strip().replace(" ssl", "").replace(" http2", "") for part in value.split(",")]
 
 
-def server(listen, access_log, error_log, locations):
+def server(listen, access_log, error_log, locations, directives=()):
     """One server block, with the log targets as nginx_kong.lua renders them (`off` stays off)."""
     if not listen:
         return ""
     lines = ["    server {", *[f"        listen {address};" for address in listen],
              f"        access_log {access_log};", f"        error_log {error_log} notice;",
+             *[f"        {directive};" for directive in directives],
              *[f"        {location}" for location in locations], "    }"]
     return "\n".join(lines)
+
+
+def real_ip_directives(conf):
+    """The proxy server's client-address directives, as Kong 3.9.1 renders them: `real_ip_header`
+    and `real_ip_recursive` are aliases of nginx_proxy_real_ip_* (kong/conf_loader/constants.lua),
+    injected as nginx directives, and each `trusted_ips` entry becomes `set_real_ip_from`
+    (kong/templates/nginx_kong.lua). Real nginx's realip module then does what Kong's does."""
+    trusted = [ip.strip() for ip in conf.get("trusted_ips", "").split(",") if ip.strip() and conf.get("trusted_ips") != "NONE"]
+    return [f"real_ip_header {conf.get('real_ip_header', 'X-Real-IP')}",
+            f"real_ip_recursive {conf.get('real_ip_recursive', 'off')}",
+            *[f"set_real_ip_from {ip}" for ip in trusted]]
 
 
 def prepare(prefix, conf):
@@ -201,7 +213,7 @@ def prepare(prefix, conf):
     core = f"proxy_pass http://unix:{prefix}/standin-core.sock;"
     no_route = """location / { return 404 '{"message":"no Route matched with those values"}'; }"""
     servers = [
-        server(listens(conf["proxy_listen"]), conf["proxy_access_log"], conf["proxy_error_log"], [no_route]),
+        server(listens(conf["proxy_listen"]), conf["proxy_access_log"], conf["proxy_error_log"], [no_route], real_ip_directives(conf)),
         server(listens(conf["admin_listen"]), conf["admin_access_log"], conf["admin_error_log"], [f"location / {{ {core} }}"]),
         server(listens(conf["status_listen"]), conf["status_access_log"], conf["status_error_log"],
                ["location = /status { return 200 '{}'; }", f"location = /status/ready {{ {core} }}"]),

@@ -13,6 +13,7 @@ import { adminRequests, kongEntities, regionalKongEntities, renderAdminRequests,
 import { firstBootBudgetSec, KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
 import { DeployCheck, RouteProbe } from "./deploy-check";
 import { GlobalLoadBalancer } from "./global-load-balancer";
+import type { CertificateStatus } from "./certificate-manager-https";
 import { KongDatabase } from "./kong-database";
 import { KongMigrator } from "./kong-migrator";
 import { resourceLabels } from "./labels";
@@ -33,6 +34,8 @@ const debianCodenames: Record<StackConfig["image"], string> = { "debian-cloud/de
 export class GeoApiLayer extends pulumi.ComponentResource {
   public readonly url: pulumi.Output<string>;
   public readonly address: pulumi.Output<string>;
+  /** With `loadBalancer.domains`: each domain's certificate state and the DNS record that authorizes it. */
+  public readonly certificates?: pulumi.Output<Record<string, CertificateStatus>>;
   /** Managed instance group names by region: the gateway group, or standalone's tier groups. */
   public readonly groups: Record<string, pulumi.Output<string>[]>;
   /** Kong's Cloud SQL instance, where the topology has one. */
@@ -62,7 +65,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           ? undefined
           : { ranges: Object.fromEntries(config.regions.map((r) => [r.name, r.proxySubnetCidr!])), ports: [config.entryService.port] },
         flowLogs: config.network.flowLogs,
-        storage: config.pictures !== undefined,
+        extraApis: [...(config.pictures ? ["storage"] : []), ...(config.loadBalancer.domains.length ? ["certificatemanager"] : [])],
         labels: resourceLabels(stack, "network"),
       },
       { parent: this },
@@ -294,12 +297,18 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       const rollouts = [...(migrator ? [migrator.instance.id] : []), ...tiers.map((t) => t.template.id)];
       new DeployCheck(
         `${name}-check`,
-        { baseUrl: loadBalancer.url, probes, timeoutSec: config.deployCheck.timeoutSec, triggers: rollouts },
+        {
+          baseUrl: loadBalancer.checkUrl,
+          probes,
+          timeoutSec: config.deployCheck.timeoutSec,
+          triggers: [...rollouts, loadBalancer.servingConfiguration],
+        },
         { parent: this, dependsOn: [loadBalancer, ...(migrator ? [migrator] : []), ...tiers] },
       );
     }
 
     this.url = loadBalancer.url;
+    this.certificates = loadBalancer.certificates;
     this.address = loadBalancer.address;
     this.groups = groups;
     this.databaseConnectionName = shared?.database.connectionName;
@@ -307,6 +316,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     this.registerOutputs({
       url: this.url,
       address: this.address,
+      certificates: this.certificates,
       groups: this.groups,
       databaseConnectionName: this.databaseConnectionName,
       databasePasswordSecret: this.databasePasswordSecret,

@@ -4,6 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { CertificateManagerHttps, CertificateStatus } from "./certificate-manager-https";
 
 export interface GlobalLoadBalancerArgs {
   prefix: string;
@@ -15,7 +16,7 @@ export interface GlobalLoadBalancerArgs {
   portName: string;
   /** Port and path that answer 200 when a VM can serve (components/topology.ts). */
   healthCheck: { port: number; path: string };
-  /** With any, a managed certificate serves HTTPS and HTTP redirects to it. */
+  /** With any, HTTPS with a Certificate Manager certificate per domain, and the domains' HTTP redirects to it. */
   domains: string[];
   sessionAffinity: string;
   timeoutSec: number;
@@ -34,6 +35,15 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
   /** The URL users reach: https with domains, else http on the address. */
   public readonly url: pulumi.Output<string>;
   public readonly backendService: gcp.compute.BackendService;
+  /** Plain HTTP on the address, served with or without domains: where the deploy check probes. */
+  public readonly checkUrl: pulumi.Output<string>;
+  /** With domains: each domain's certificate state and the DNS record that authorizes it. */
+  public readonly certificates?: pulumi.Output<Record<string, CertificateStatus>>;
+  /**
+   * Changes whenever what the load balancer serves changes (fingerprints, which Google renews on
+   * every update, and certificate ids), for the deploy check's triggers.
+   */
+  public readonly servingConfiguration: pulumi.Output<string>;
 
   constructor(name: string, args: GlobalLoadBalancerArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:loadbalancer:GlobalLoadBalancer", name, {}, opts);
@@ -88,37 +98,46 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
         { name: `${prefix}-${role}`, loadBalancingScheme: scheme, ipAddress: address.address, portRange: String(port), target, labels: args.labels },
         { parent: this },
       );
+    // Plain HTTP on the address serves without DNS or a certificate: what the deploy check probes.
+    this.checkUrl = pulumi.interpolate`http://${address.address}`;
+    const servingParts: pulumi.Input<string>[] = [this.backendService.fingerprint, serving.fingerprint];
 
     if (args.domains.length > 0) {
-      // Auto-named: a certificate in use cannot be replaced in place when the domains change.
-      const certificate = new gcp.compute.ManagedSslCertificate(
-        `${name}-certificate`,
-        { managed: { domains: args.domains } },
-        { parent: this },
-      );
+      const https = new CertificateManagerHttps(`${name}-https`, { prefix, domains: args.domains, labels: args.labels, apis: args.apis }, { parent: this });
       const httpsProxy = new gcp.compute.TargetHttpsProxy(
         `${name}-https`,
-        { name: `${prefix}-https`, urlMap: serving.id, sslCertificates: [certificate.id] },
+        { name: `${prefix}-https`, urlMap: serving.id, certificateMap: https.certificateMapUrl },
         { parent: this },
       );
       forwardingRule("https", 443, httpsProxy.id);
-      const redirect = new gcp.compute.URLMap(
-        `${name}-redirect`,
+      // The domains' HTTP redirects to HTTPS; the address itself keeps serving (checkUrl).
+      const http = new gcp.compute.URLMap(
+        `${name}-http-map`,
         {
-          name: `${prefix}-http-redirect`,
-          defaultUrlRedirect: { httpsRedirect: true, redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false },
+          name: `${prefix}-http`,
+          defaultService: this.backendService.id,
+          hostRules: [{ hosts: args.domains, pathMatcher: "https-redirect" }],
+          pathMatchers: [
+            {
+              name: "https-redirect",
+              defaultUrlRedirect: { httpsRedirect: true, redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false },
+            },
+          ],
         },
         { parent: this },
       );
-      const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: redirect.id }, { parent: this });
+      const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: http.id }, { parent: this });
       forwardingRule("http", 80, httpProxy.id);
+      servingParts.push(httpsProxy.fingerprint, http.fingerprint, ...https.certificateIds);
+      this.certificates = https.certificates;
       this.url = pulumi.output(`https://${args.domains[0]}`);
     } else {
       const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: serving.id }, { parent: this });
       forwardingRule("http", 80, httpProxy.id);
-      this.url = pulumi.interpolate`http://${address.address}`;
+      this.url = this.checkUrl;
     }
+    this.servingConfiguration = pulumi.all(servingParts).apply((parts) => parts.join(" "));
 
-    this.registerOutputs({ address: this.address, url: this.url, backendService: this.backendService });
+    this.registerOutputs({ address: this.address, url: this.url, checkUrl: this.checkUrl, certificates: this.certificates });
   }
 }

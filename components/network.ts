@@ -23,8 +23,8 @@ export interface NetworkArgs {
   privateServicesRange?: string;
   /** VPC flow logs of every subnet. */
   flowLogs: { enabled: boolean; sampling: number; metadata: string };
-  /** Enable Cloud Storage's API, for a bucket of the stack. @default false */
-  storage?: boolean;
+  /** APIs beyond the base ones that the stack uses: `storage` for a bucket, `certificatemanager` for HTTPS. */
+  extraApis: string[];
   /** Labels of the resources that take them. */
   labels: Record<string, string>;
 }
@@ -47,7 +47,7 @@ export class Network extends pulumi.ComponentResource {
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:network:Network", name, {}, opts);
     const { prefix } = args;
-    const apiNames = [...baseApis, ...(args.privateServicesRange ? databaseApis : []), ...(args.storage ? ["storage"] : [])];
+    const apiNames = [...baseApis, ...(args.privateServicesRange ? databaseApis : []), ...args.extraApis];
     this.apis = apiNames.map(
       (api) =>
         new gcp.projects.Service(`${name}-api-${api}`, { service: `${api}.googleapis.com`, disableOnDestroy: false }, { parent: this }),

@@ -60,15 +60,31 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager":
       state.instanceGroup = selfLink("instanceGroups");
       break;
+    case "gcp:certificatemanager/dnsAuthorization:DnsAuthorization":
+      state.dnsResourceRecords = [
+        { name: `_acme-challenge.${inputs.domain}.`, type: "CNAME", data: `${digest(String(inputs.domain), 12)}.1.authorize.certificatemanager.goog.` },
+      ];
+      break;
+    case "gcp:certificatemanager/certificate:Certificate":
+      // Until its DNS authorization record exists, and for minutes after.
+      state.managed = { ...(inputs.managed as object), state: "PROVISIONING" };
+      break;
     case "command:local:Command":
       state.stdout = "";
       state.stderr = "";
       break;
   }
-  if (args.type.startsWith("gcp:compute/") && state.selfLink === undefined) {
-    const kind = args.type.split(":")[2];
-    state.selfLink = selfLink(`${kind[0].toLowerCase()}${kind.slice(1)}s`);
+  const kind = args.type.split(":")[2];
+  const collection = `${kind[0].toLowerCase()}${kind.slice(1)}s`;
+  if (args.type.startsWith("gcp:compute/")) {
+    state.selfLink ??= selfLink(collection);
+    // Google renews a resource's fingerprint with every change to it.
+    state.fingerprint = digest(JSON.stringify(inputs), 12);
   }
-  const id = args.type.startsWith("gcp:compute/") ? (state.selfLink as string) : `${name}-id`;
+  const id = args.type.startsWith("gcp:compute/")
+    ? (state.selfLink as string)
+    : args.type.startsWith("gcp:certificatemanager/")
+      ? `projects/${project}/locations/global/${collection}/${name}`
+      : `${name}-id`;
   return { id, state };
 }

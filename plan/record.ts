@@ -15,6 +15,8 @@ export interface RecordedResource {
   /** URNs this resource waits for: `dependsOn` and every resource an input came from. */
   dependencies: string[];
   inputs: Record<string, unknown>;
+  /** A component's registered outputs, as plain data; absent for custom resources. */
+  outputs?: Record<string, unknown>;
 }
 
 export interface RecordOptions {
@@ -104,6 +106,14 @@ async function recordInStore(options: RecordOptions): Promise<Recording> {
       inputs: plainValue(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
     });
     return register(req, callback);
+  };
+
+  const monitorOutputs = monitor as unknown as { registerResourceOutputs: (req: RegisterRequest, cb: unknown) => unknown };
+  const registerOutputs = monitorOutputs.registerResourceOutputs.bind(monitor);
+  monitorOutputs.registerResourceOutputs = (req: RegisterRequest, callback: unknown) => {
+    const resource = resources.find((r) => r.urn === req.getUrn());
+    if (resource) resource.outputs = plainValue(req.getOutputs()?.toJavaScript() ?? {}) as Record<string, unknown>;
+    return registerOutputs(req, callback);
   };
 
   const onRejection = (reason: unknown) => errors.push(reason instanceof Error ? reason.message : String(reason));

@@ -206,9 +206,9 @@ describe("the us-multi stack", () => {
     expect(check.create).toMatch(/^check GET '\/' kong$/m);
     expect(check.create).toMatch(/^check GET '\/ping' kong$/m);
     expect(check.create).not.toContain("/upload");
-    // A new template (a rollout) or a new migrator reruns the check.
+    // A new template (a rollout), a new migrator or a load balancer change reruns the check.
     const templates = ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map(inputs);
-    expect(check.triggers).toHaveLength(templates.length + 1);
+    expect(check.triggers).toHaveLength(templates.length + 2);
     for (const t of templates) expect(check.triggers).toContainEqual(expect.stringContaining(`instanceTemplates/${t.namePrefix}`));
     expect(check.triggers).toContainEqual(expect.stringContaining("instances/geo-kong-migrator"));
     // It runs after every group and the forwarding rule exist, not merely after the address.

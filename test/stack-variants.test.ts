@@ -3,22 +3,65 @@ import type { Recording } from "../plan/record";
 import { inputs, ofType, one, recordStack } from "./support/stack";
 
 describe("with domains", () => {
-  it("serves HTTPS with a managed certificate and redirects HTTP to it", async () => {
-    const stack = await recordStack("us-multi", { loadBalancer: { domains: ["api.example.com"] } });
+  const domains = (list: string[]) => recordStack("us-multi", { loadBalancer: { domains: list } });
+  const byUrn = (recording: Recording) => new Map(recording.resources.map((r) => [r.urn, r]));
+
+  it("serves HTTPS with a DNS-authorized Certificate Manager certificate per domain, and redirects only the domains' HTTP", async () => {
+    const stack = await domains(["api.example.com", "chat.example.com"]);
     expect(stack.errors).toEqual([]);
-    const certificate = inputs(one(stack, "gcp:compute/managedSslCertificate:ManagedSslCertificate"));
-    expect(certificate.name).toBeUndefined();
-    expect(certificate.managed.domains).toEqual(["api.example.com"]);
-    const maps = ofType(stack, "gcp:compute/uRLMap:URLMap").map(inputs);
-    const redirect = maps.find((m) => m.defaultUrlRedirect)!;
-    expect(redirect.defaultUrlRedirect).toMatchObject({ httpsRedirect: true });
-    const httpProxy = inputs(one(stack, "gcp:compute/targetHttpProxy:TargetHttpProxy"));
-    expect(httpProxy.urlMap).toContain(redirect.name);
-    const httpsProxy = inputs(one(stack, "gcp:compute/targetHttpsProxy:TargetHttpsProxy"));
-    expect(httpsProxy.urlMap).not.toContain(redirect.name);
+    expect(ofType(stack, "gcp:compute/managedSslCertificate:ManagedSslCertificate")).toEqual([]);
+    const resources = byUrn(stack);
+    const entries = ofType(stack, "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry").map(inputs);
+    expect(entries.map((e) => e.hostname).sort()).toEqual(["api.example.com", "chat.example.com"]);
+    for (const entry of entries) {
+      const certificate = ofType(stack, "gcp:certificatemanager/certificate:Certificate").find((c) => entry.certificates[0].includes(`/certificates/${c.name}-`))!;
+      expect(inputs(certificate).managed.domains).toEqual([entry.hostname]);
+      const authorization = resources.get(certificate.dependencies.find((d) => d.includes("DnsAuthorization"))!)!;
+      expect(inputs(authorization).domain).toBe(entry.hostname);
+    }
+    const map = inputs(one(stack, "gcp:certificatemanager/certificateMap:CertificateMap"));
+    expect(inputs(one(stack, "gcp:compute/targetHttpsProxy:TargetHttpsProxy")).certificateMap).toMatch(
+      new RegExp(`^//certificatemanager\\.googleapis\\.com/projects/[^/]+/locations/global/certificateMaps/${map.name}$`),
+    );
+    const http = inputs(one(stack, "gcp:compute/targetHttpProxy:TargetHttpProxy"));
+    const httpMap = ofType(stack, "gcp:compute/uRLMap:URLMap").map(inputs).find((m) => http.urlMap.endsWith(`/${m.name}`))!;
+    expect(httpMap.hostRules).toEqual([{ hosts: ["api.example.com", "chat.example.com"], pathMatcher: "https-redirect" }]);
+    expect(httpMap.pathMatchers[0].defaultUrlRedirect).toMatchObject({ httpsRedirect: true });
+    expect(httpMap.defaultService).toMatch(/\/global\/backendServices\/geo-lb$/);
     const rules = ofType(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule").map(inputs);
     expect(rules.map((r) => r.portRange).sort()).toEqual(["443", "80"]);
-    expect(inputs(one(stack, "command:local:Command")).environment.BASE_URL).toBe("https://api.example.com");
+  });
+
+  it("checks the deployment over HTTP on the address, needing neither DNS nor a certificate, and reports each certificate's state", async () => {
+    const stack = await domains(["api.example.com"]);
+    const address = inputs(ofType(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule")[0]).ipAddress;
+    expect(inputs(one(stack, "command:local:Command")).environment.BASE_URL).toBe(`http://${address}`);
+    const layer = one(stack, "geo-api-layer:stack:GeoApiLayer");
+    expect(layer.outputs?.certificates).toEqual({
+      "api.example.com": { state: "PROVISIONING", dnsAuthorization: { name: "_acme-challenge.api.example.com.", type: "CNAME", data: expect.stringMatching(/\.authorize\.certificatemanager\.goog\.$/) } },
+    });
+  });
+
+  it("keeps a kept domain's certificate, authorization and map entry untouched when another domain is added or removed", async () => {
+    const [single, both] = await Promise.all([domains(["api.example.com"]), domains(["api.example.com", "chat.example.com"])]);
+    const kept = (recording: Recording) =>
+      recording.resources.filter(
+        (r) => (r.type.startsWith("gcp:certificatemanager/") && r.name.endsWith("api.example.com")) || /:(CertificateMap|TargetHttpsProxy)$/.test(r.type),
+      );
+    expect(kept(single).map((r) => r.type.split(":")[2]).sort()).toEqual(["Certificate", "CertificateMap", "CertificateMapEntry", "DnsAuthorization", "TargetHttpsProxy"]);
+    expect(kept(both)).toEqual(kept(single));
+  });
+});
+
+describe("the deploy check", () => {
+  const trigger = async (overrides: Record<string, unknown>) => inputs(one(await recordStack("us-multi", overrides), "command:local:Command")).triggers;
+
+  it("runs again when what the load balancer serves changes, not only when a fleet rolls out", async () => {
+    const base = await trigger({});
+    expect(await trigger({})).toEqual(base);
+    for (const change of [{ loadBalancer: { timeoutSec: 60 } }, { loadBalancer: { sessionAffinity: "NONE" } }, { loadBalancer: { domains: ["api.example.com"] } }]) {
+      expect([change, await trigger(change)]).not.toEqual([change, base]);
+    }
   });
 });
 

@@ -1,11 +1,10 @@
 /**
- * `npm run plan [-- --stack NAME | --stack-file PATH] [--out DIR] [--diff OLD_PLAN.json]`: the offline preview.
- * Runs the program under Pulumi's mock runtime with the stack's own config file, prints the
- * resource tree and a summary, and writes the plan, the VMs' files and a diagram to DIR.
- * With --diff, prints what changed against an older plan; exit code 0 unchanged, 2 changed.
+ * `npm run plan`: the offline preview. Runs the program under Pulumi's mock runtime with a stack's
+ * config file, prints the resource tree and a summary, and writes the plan, the VMs' files and a
+ * diagram to a folder. With --diff, prints what changed against an older plan.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { basename, dirname, join } from "path";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { basename, dirname, join, resolve } from "path";
 import { filesWrittenBy } from "../startup/startup-script";
 import { criticalPath, renderCriticalPath } from "./critical-path";
 import { architectureDot, renderSvg } from "./diagram";
@@ -18,26 +17,56 @@ import { renderSummary, renderTree } from "./tree";
 
 interface Options {
   stack: string;
-  /** A stack config file outside the project, e.g. a generated one. */
-  "stack-file"?: string;
+  /** A stack config file other than `Pulumi.<stack>.yaml`, e.g. a modified copy. */
+  stackFile?: string;
   out: string;
   diff?: string;
 }
 
-const usage = "usage: npm run plan -- [--stack NAME | --stack-file PATH] [--out DIR] [--diff OLD_PLAN.json]";
+const usage = `usage: npm run plan -- [--stack NAME] [--stack-file PATH] [--out DIR] [--diff OLD_PLAN.json]
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { stack: "us-multi", out: "" };
+  --stack NAME       the stack (resource names and URNs); default us-multi, or the name in
+                     --stack-file's file name (Pulumi.<name>.yaml)
+  --stack-file PATH  its config from PATH instead of Pulumi.<NAME>.yaml beside Pulumi.yaml:
+                     a modified copy with --stack of the original diffs resource by resource
+  --out DIR          where the plan goes; default plan-output/<NAME> beside the stack file
+  --diff OLD         compare with an older plan.json (read before anything is written, so the
+                     default output's own plan.json works); exit 0 unchanged, 2 changed
+  --help             this text
+
+Exit codes: 0 planned (and unchanged with --diff), 2 changed, 1 invalid config, a policy
+violation or a usage error.`;
+
+class UsageError extends Error {}
+
+/** The stacks whose config files sit beside Pulumi.yaml. */
+function knownStacks(): string[] {
+  return readdirSync(projectDir)
+    .map((f) => /^Pulumi\.(.+)\.ya?ml$/.exec(f)?.[1])
+    .filter((s): s is string => s !== undefined)
+    .sort();
+}
+
+export function parseArgs(argv: string[]): Options | "help" {
+  const given: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
-    const [flag, value] = [argv[i], argv[i + 1]];
-    if (!["--stack", "--stack-file", "--out", "--diff"].includes(flag) || value === undefined) throw new Error(`${usage} (at "${flag}")`);
-    options[flag.slice(2) as keyof Options] = value;
+    const flag = argv[i];
+    if (flag === "--help" || flag === "-h") return "help";
+    const value = argv[i + 1];
+    if (!["--stack", "--stack-file", "--out", "--diff"].includes(flag)) throw new UsageError(`unknown argument "${flag}"`);
+    if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    given[flag.slice(2)] = value;
     i++;
   }
-  const file = options["stack-file"];
-  if (file) options.stack = basename(file).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "");
-  options.out ||= join(projectDir, "plan-output", options.stack);
-  return options;
+  const stackFile = given["stack-file"] && resolve(given["stack-file"]);
+  if (stackFile && !existsSync(stackFile)) throw new UsageError(`--stack-file ${given["stack-file"]}: no such file`);
+  const stack = given.stack ?? (stackFile ? basename(stackFile).replace(/^Pulumi\./, "").replace(/\.ya?ml$/, "") : "us-multi");
+  if (!stackFile && !knownStacks().includes(stack)) {
+    throw new UsageError(`unknown stack "${stack}": no Pulumi.${stack}.yaml beside Pulumi.yaml; stacks here: ${knownStacks().join(", ")}`);
+  }
+  if (given.diff && !existsSync(given.diff)) throw new UsageError(`--diff ${given.diff}: no such file`);
+  const out = given.out ?? join(stackFile ? dirname(stackFile) : projectDir, "plan-output", stack);
+  return { stack, stackFile, out, diff: given.diff };
 }
 
 /** The plan of a stack file, recorded under the mock runtime. */
@@ -52,13 +81,25 @@ function write(path: string, content: string) {
   writeFileSync(path, content);
 }
 
+/** What the plan is doing, on stderr: stdout carries only the plan, for pipes and diffs. */
+const progress = (message: string) => process.stderr.write(`${message}\n`);
+
 async function main() {
   const options = parseArgs(process.argv.slice(2));
-  const { plan, errors } = await planStack(options.stack, options["stack-file"]);
+  if (options === "help") {
+    process.stdout.write(`${usage}\n`);
+    return;
+  }
+  // Before anything is written: the old plan may be the one the output folder holds.
+  const before = options.diff ? (JSON.parse(readFileSync(options.diff, "utf8")) as PlanDocument) : undefined;
+  const started = Date.now();
+  progress(`planning stack ${options.stack}${options.stackFile ? ` from ${options.stackFile}` : ""} under the mock runtime…`);
+  const { plan, errors } = await planStack(options.stack, options.stackFile);
   if (errors.length) {
     process.stderr.write(`${errors.join("\n")}\n`);
     process.exit(1);
   }
+  progress(`recorded ${plan.resources.length} resources in ${((Date.now() - started) / 1000).toFixed(1)} s; checking policies and writing ${options.out}…`);
   const path = criticalPath(plan.resources);
   process.stdout.write(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
   process.stdout.write(renderTree(plan.resources));
@@ -79,14 +120,14 @@ async function main() {
     write(join(options.out, "vms", r.name, "startup-script.sh"), script);
     for (const [file, content] of Object.entries(filesWrittenBy(script))) write(join(options.out, "vms", r.name, "files", file), content);
   }
+  progress("drawing the diagram…");
   const dot = architectureDot(plan.resources);
   write(join(options.out, "architecture.dot"), dot);
   write(join(options.out, "architecture.svg"), await renderSvg(dot));
   process.stdout.write(`\nWrote ${options.out}: plan.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
 
   if (violations.length) process.exitCode = 1;
-  if (options.diff) {
-    const before = JSON.parse(readFileSync(options.diff, "utf8")) as PlanDocument;
+  if (before) {
     const changes = diffPlans(before, plan);
     process.stdout.write(`\n${renderDiffMarkdown(options.stack, changes)}`);
     process.exit(violations.length ? 1 : changes.length ? 2 : 0);
@@ -95,7 +136,7 @@ async function main() {
 
 if (require.main === module) {
   main().catch((error: Error) => {
-    process.stderr.write(`plan failed: ${error.message}\n`);
+    process.stderr.write(error instanceof UsageError ? `${error.message}\n\n${usage}\n` : `plan failed: ${error.message}\n`);
     process.exit(1);
   });
 }

@@ -5,17 +5,41 @@
  */
 import type { PlanDocument } from "./document";
 import type { RecordedResource } from "./record";
+import replaceOnChange from "./replace-on-change.json";
 
 export interface FieldChange {
   /** Dotted path, e.g. `inputs.settings.tier` or `inputs.disks[0].diskSizeGb`. */
   path: string;
   before: unknown;
   after: unknown;
+  /** The provider replaces the resource when this input changes (ForceNew upstream). */
+  forcesReplacement: boolean;
 }
 
 export type ResourceChange =
   | { kind: "added" | "removed"; urn: string; type: string }
-  | { kind: "changed"; urn: string; type: string; fields: FieldChange[] };
+  | { kind: "changed" | "replaced"; urn: string; type: string; fields: FieldChange[] };
+
+/** Input paths (`[]` for any element) whose change replaces a resource, by type (scripts/replace-on-change.ts). */
+const forceNew: Record<string, string[]> = replaceOnChange.resources;
+
+/** Whether a changed input at `path` (`inputs.disks[0].sourceImage`) replaces a resource of `type`. */
+export function forcesReplacement(type: string, path: string): boolean {
+  if (!path.startsWith("inputs.")) return false;
+  const field = path.slice("inputs.".length).replace(/\[\d+\]/g, "[]");
+  // A ForceNew field inside the changed value, or the changed value inside a ForceNew block.
+  const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[]`);
+  return (forceNew[type] ?? []).some((f) => within(f, field) || within(field, f));
+}
+
+/** What replacing a resource of this type means for the running system, where it means more than a new resource. */
+const replacementMeaning: Record<string, string> = {
+  "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate":
+    "a new template: the group rolls every VM over to it (surge one per zone, then the old VMs go)",
+  "gcp:sql/databaseInstance:DatabaseInstance": "a new Cloud SQL instance: the old one and its data are deleted (deletion protection blocks this)",
+  "gcp:compute/instance:Instance": "a new VM: the migrator runs Kong's migrations and writes the entities again",
+  "gcp:compute/globalAddress:GlobalAddress": "a new address: DNS pointing at the old one stops working",
+};
 
 const compared = (r: RecordedResource) => ({ parent: r.parent, dependencies: r.dependencies, inputs: r.inputs });
 
@@ -27,8 +51,8 @@ export function diffPlans(before: PlanDocument, after: PlanDocument): ResourceCh
     const previous = old.get(urn);
     if (!previous) changes.push({ kind: "added", urn, type: r.type });
     else {
-      const fields = diffValues(compared(previous), compared(r), "");
-      if (fields.length) changes.push({ kind: "changed", urn, type: r.type, fields });
+      const fields = diffValues(compared(previous), compared(r), "").map((f) => ({ ...f, forcesReplacement: forcesReplacement(r.type, f.path) }));
+      if (fields.length) changes.push({ kind: fields.some((f) => f.forcesReplacement) ? "replaced" : "changed", urn, type: r.type, fields });
     }
   }
   for (const [urn, r] of old) if (!now.has(urn)) changes.push({ kind: "removed", urn, type: r.type });
@@ -39,7 +63,7 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
-export function diffValues(before: unknown, after: unknown, path: string): FieldChange[] {
+export function diffValues(before: unknown, after: unknown, path: string): Omit<FieldChange, "forcesReplacement">[] {
   if (isObject(before) && isObject(after)) {
     const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
     return keys.flatMap((k) => diffValues(before[k], after[k], path ? `${path}.${k}` : k));
@@ -73,12 +97,29 @@ export function lineDiff(before: string, after: string): string[] {
   return out;
 }
 
+/**
+ * A resource reference as its name: Compute self links
+ * (`https://www.googleapis.com/compute/v1/projects/p/regions/r/instanceGroups/geo-us-east4`),
+ * other Google ids (`projects/p/locations/global/certificateMaps/geo-lb`) and Pulumi URNs.
+ */
+export function readableName(text: string): string {
+  const google = /^(?:https:\/\/www\.googleapis\.com\/compute\/v1\/|\/\/certificatemanager\.googleapis\.com\/)?projects\/[^/]+\/(?:(?:global|(?:regions|zones|locations)\/([^/]+))\/)?([A-Za-z]+)\/([^/?]+)(\?.*)?$/.exec(text);
+  if (google) return `${google[2]}/${google[3]}${google[1] && google[1] !== "global" ? ` (${google[1]})` : ""}`;
+  const urn = /^urn:pulumi:[^:]+::[^:]+::(.+)::([^:]+)$/.exec(text);
+  if (urn) return `${urn[1].split("$").pop()!.split(":").pop()} ${urn[2]}`;
+  return text;
+}
+
+const readable = (value: unknown): unknown =>
+  typeof value === "string" ? readableName(value) : Array.isArray(value) ? value.map(readable) : value;
+
 function renderField(field: FieldChange): string {
+  const mark = field.forcesReplacement ? " (forces replacement)" : "";
   if (typeof field.before === "string" && typeof field.after === "string" && (field.before + field.after).includes("\n")) {
-    return `- \`${field.path}\`:\n\n\`\`\`diff\n${lineDiff(field.before, field.after).join("\n")}\n\`\`\``;
+    return `- \`${field.path}\`${mark}:\n\n\`\`\`diff\n${lineDiff(field.before, field.after).join("\n")}\n\`\`\``;
   }
-  const show = (v: unknown) => (v === undefined ? "(unset)" : `\`${JSON.stringify(v)}\``);
-  return `- \`${field.path}\`: ${show(field.before)} → ${show(field.after)}`;
+  const show = (v: unknown) => (v === undefined ? "(unset)" : `\`${JSON.stringify(readable(v))}\``);
+  return `- \`${field.path}\`${mark}: ${show(field.before)} → ${show(field.after)}`;
 }
 
 export function renderDiffMarkdown(stack: string, changes: ResourceChange[]): string {
@@ -86,10 +127,12 @@ export function renderDiffMarkdown(stack: string, changes: ResourceChange[]): st
   const count = (kind: ResourceChange["kind"]) => changes.filter((c) => c.kind === kind).length;
   const sections = changes.map((c) => {
     const title = `**${c.kind}** \`${c.urn.split("::").pop()}\` (${c.type})`;
-    return c.kind === "changed" ? `${title}\n${c.fields.map(renderField).join("\n")}` : title;
+    if (!("fields" in c)) return title;
+    const meaning = c.kind === "replaced" ? `\n\n> Replaced, not updated: ${replacementMeaning[c.type] ?? "created anew, then the old one deleted"}.\n` : "";
+    return `${title}${meaning}\n${c.fields.map(renderField).join("\n")}`;
   });
   return [
-    `### Offline plan of \`${stack}\`: ${count("added")} to add, ${count("changed")} to change, ${count("removed")} to remove`,
+    `### Offline plan of \`${stack}\`: ${count("added")} to add, ${count("changed")} to change, ${count("replaced")} to replace, ${count("removed")} to remove`,
     "",
     ...sections.flatMap((s) => [s, ""]),
   ].join("\n");

@@ -25,8 +25,20 @@ export function renderTree(resources: RecordedResource[]): string {
   return `${lines.join("\n")}\n`;
 }
 
+/** Words joined by ", " into lines of at most `width` characters, each after `indent`. */
+export function wrapList(words: string[], width: number, indent: string): string[] {
+  const lines: string[] = [];
+  for (const word of words) {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 2 + word.length <= width) lines[lines.length - 1] = `${last}, ${word}`;
+    else lines.push(`${indent}${word}`);
+  }
+  return lines;
+}
+
 export function renderSummary(resources: RecordedResource[]): string {
   const custom = resources.filter((r) => r.custom);
   const types = countByType(custom).map(([type, n]) => `${n} ${type.split(":").pop()}`);
-  return `Resources: ${resources.length} to create (${custom.length} cloud resources, ${resources.length - custom.length} components): ${types.join(", ")}\n`;
+  const heading = `Resources: ${resources.length} to create (${custom.length} cloud resources, ${resources.length - custom.length} components):`;
+  return [heading, ...wrapList(types, 100, "  ")].join("\n") + "\n";
 }

@@ -6,7 +6,7 @@ import { join } from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { criticalPath } from "../plan/critical-path";
 import { architectureDot } from "../plan/diagram";
-import { diffPlans, lineDiff, renderDiffMarkdown } from "../plan/diff";
+import { diffPlans, forcesReplacement, lineDiff, readableName, renderDiffMarkdown } from "../plan/diff";
 import { PlanDocument, stableJson, toPlanDocument } from "../plan/document";
 import { RecordedResource, recordProgram } from "../plan/record";
 import { renderTree } from "../plan/tree";
@@ -86,8 +86,8 @@ describe("the diff", () => {
   it("finds added, removed and changed resources, field by field in nested values", () => {
     expect(changes).toEqual([
       { kind: "changed", urn: "urn:pulumi:s::p::t::kept", type: "t", fields: [
-        { path: "inputs.nested.list[1]", before: 2, after: 5 },
-        { path: "inputs.nested.tier", before: "small", after: "large" },
+        { path: "inputs.nested.list[1]", before: 2, after: 5, forcesReplacement: false },
+        { path: "inputs.nested.tier", before: "small", after: "large", forcesReplacement: false },
       ] },
       { kind: "removed", urn: "urn:pulumi:s::p::t::gone", type: "t" },
       { kind: "added", urn: "urn:pulumi:s::p::t::new", type: "t" },
@@ -97,10 +97,55 @@ describe("the diff", () => {
 
   it("renders Markdown for a pull request, with line diffs for scripts", () => {
     const text = renderDiffMarkdown("s", diffPlans(plan(resource("vm", { script: "a\nb\nc" })), plan(resource("vm", { script: "a\nB\nc" }))));
-    expect(text).toContain("### Offline plan of `s`: 0 to add, 1 to change, 0 to remove");
+    expect(text).toContain("### Offline plan of `s`: 0 to add, 1 to change, 0 to replace, 0 to remove");
     expect(text).toContain("```diff\n- b\n+ B\n```");
     expect(renderDiffMarkdown("s", [])).toContain("no changes");
     expect(lineDiff("x\ny", "x\ny\nz")).toEqual(["+ z"]);
+  });
+
+  it("marks a new instance template as a replacement that rolls every VM, and the group as an update", async () => {
+    const old = await recordStack("us-multi");
+    const now = await recordStack("us-multi", { machineType: "e2-standard-4" });
+    const changes = diffPlans(plan(...old.resources), plan(...now.resources));
+    const kinds = Object.fromEntries(changes.map((c) => [c.urn.split("::").pop(), c.kind]));
+    expect(kinds["geo-us-east4-template"]).toBe("replaced");
+    expect(kinds["geo-us-east4-group"]).toBe("changed");
+    const markdown = renderDiffMarkdown("us-multi", changes);
+    expect(markdown).toContain("- `inputs.machineType` (forces replacement): `\"e2-standard-2\"` → `\"e2-standard-4\"`");
+    expect(markdown).toContain("the group rolls every VM over to it");
+    // The group's new version reads as a template name, not a 100-character URL.
+    expect(markdown).toMatch(/`inputs\.versions\[0\]\.instanceTemplate`: `"instanceTemplates\/geo-us-east4-[0-9a-f]+ \(us-east4\)"` → `"instanceTemplates\/geo-us-east4-[0-9a-f]+ \(us-east4\)"`/);
+  });
+
+  it("marks a ForceNew field of Cloud SQL as a new instance whose data is gone", async () => {
+    const old = await recordStack("us-multi");
+    const now = await recordStack("us-multi", { database: { region: "us-west2", replicaRegion: "us-east4" } });
+    const changes = diffPlans(plan(...old.resources), plan(...now.resources));
+    const primary = changes.find((c) => c.urn.endsWith("::geo-db-primary"))!;
+    expect(primary.kind).toBe("replaced");
+    expect(primary.kind === "replaced" && primary.fields.filter((f) => f.forcesReplacement).map((f) => f.path)).toEqual(["inputs.region"]);
+    expect(renderDiffMarkdown("us-multi", changes)).toContain("a new Cloud SQL instance: the old one and its data are deleted");
+    // An update in place stays an update: the tier is not ForceNew.
+    const resized = diffPlans(
+      plan(...old.resources),
+      plan(...(await recordStack("us-multi", { database: { region: "us-central1", replicaRegion: "us-east4", tier: "db-custom-4-16384" } })).resources),
+    );
+    expect(resized.find((c) => c.urn.endsWith("::geo-db-primary"))?.kind).toBe("changed");
+  });
+
+  it("reads the replacement table from the provider's source, with the fields the program relies on", () => {
+    expect(forcesReplacement("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "inputs.disks[0].sourceImage")).toBe(true);
+    expect(forcesReplacement("gcp:sql/databaseInstance:DatabaseInstance", "inputs.settings.tier")).toBe(false);
+    expect(forcesReplacement("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", "inputs.versions[0].instanceTemplate")).toBe(false);
+    expect(forcesReplacement("gcp:compute/subnetwork:Subnetwork", "inputs.ipCidrRange")).toBe(false);
+  });
+
+  it("names resources instead of showing their URLs", () => {
+    expect(readableName("https://www.googleapis.com/compute/v1/projects/p/regions/us-east4/instanceGroups/geo-us-east4")).toBe("instanceGroups/geo-us-east4 (us-east4)");
+    expect(readableName("https://www.googleapis.com/compute/v1/projects/p/global/backendServices/geo-lb")).toBe("backendServices/geo-lb");
+    expect(readableName("//certificatemanager.googleapis.com/projects/p/locations/global/certificateMaps/geo-lb")).toBe("certificateMaps/geo-lb");
+    expect(readableName("urn:pulumi:us-multi::geo-api-layer::geo-api-layer:stack:GeoApiLayer$gcp:compute/network:Network::geo-network-vpc")).toBe("Network geo-network-vpc");
+    expect(readableName("plain text")).toBe("plain text");
   });
 
   it("never reveals a secret: both sides show [secret] and a changed secret is no change", async () => {
@@ -185,12 +230,48 @@ describe("npm run plan", () => {
     writeFileSync(join(out, "edited.json"), JSON.stringify(edited));
     const result = run("--out", join(out, "third"), "--diff", join(out, "edited.json"));
     expect(result.status).toBe(2);
-    expect(result.stdout).toContain("3 to add, 0 to change, 0 to remove");
+    expect(result.stdout).toContain("3 to add, 0 to change, 0 to replace, 0 to remove");
   });
 
-  it("rejects an unknown flag with its usage", () => {
+  it("rejects an unknown flag with its usage, and prints the usage with exit 0 when asked", () => {
     const result = run("--stak", "x");
     expect(result.status).toBe(1);
+    expect(result.stderr).toContain('unknown argument "--stak"');
     expect(result.stderr).toContain("usage: npm run plan");
+    const help = run("--help");
+    expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: "" });
+    expect(help.stdout).toMatch(/^usage: npm run plan/);
+  });
+
+  it("names the stacks that exist for an unknown one, and fails on a missing --diff file before planning", () => {
+    const unknown = run("--stack", "us-mult");
+    expect(unknown.status).toBe(1);
+    expect(unknown.stderr).toContain('unknown stack "us-mult": no Pulumi.us-mult.yaml beside Pulumi.yaml; stacks here: us-dbless, us-multi, us-sidecar, us-standalone');
+    const missing = run("--out", join(out, "never"), "--diff", join(out, "no-such-plan.json"));
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain("no-such-plan.json: no such file");
+    expect(missing.stderr).not.toContain("planning stack");
+  });
+
+  it("diffs a modified copy against its default output's own plan, resource by resource", () => {
+    const work = mkdtempSync(join(tmpdir(), "plan-copy-"));
+    const copy = join(work, "Pulumi.envchange.yaml");
+    writeFileSync(copy, readFileSync(join(projectDir, "Pulumi.us-multi.yaml"), "utf8"));
+    expect(run("--stack-file", copy, "--stack", "us-multi").status).toBe(0);
+    // The default output sits beside the copy, not over the original's.
+    const previous = join(work, "plan-output", "us-multi", "plan.json");
+    expect(JSON.parse(readFileSync(previous, "utf8")).stack).toBe("us-multi");
+    writeFileSync(copy, readFileSync(copy, "utf8").replace("config:\n", "config:\n  geo-api-layer:machineType: e2-standard-4\n"));
+    const result = run("--stack-file", copy, "--stack", "us-multi", "--diff", previous);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toContain("0 to add, 4 to change, 3 to replace, 0 to remove");
+  });
+
+  it("shows progress on stderr and wraps the summary", () => {
+    const result = run("--out", join(out, "progress"));
+    expect(result.stderr).toMatch(/^planning stack us-multi under the mock runtime…\nrecorded \d+ resources in [\d.]+ s;/);
+    const summary = result.stdout.slice(result.stdout.indexOf("Resources:"), result.stdout.indexOf("Critical path"));
+    expect(summary.split("\n").length).toBeGreaterThan(3);
+    for (const line of summary.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
   });
 });

@@ -37,7 +37,17 @@ export const typicalCreateSeconds: Record<string, number> = {
   "gcp:compute/targetHttpProxy:TargetHttpProxy": 10,
   "gcp:compute/targetHttpsProxy:TargetHttpsProxy": 10,
   "gcp:compute/globalForwardingRule:GlobalForwardingRule": 20,
-  "gcp:compute/managedSslCertificate:ManagedSslCertificate": 10,
+  "gcp:compute/regionHealthCheck:RegionHealthCheck": 10,
+  "gcp:compute/regionBackendService:RegionBackendService": 30,
+  "gcp:compute/regionUrlMap:RegionUrlMap": 10,
+  "gcp:compute/regionTargetHttpProxy:RegionTargetHttpProxy": 10,
+  "gcp:compute/forwardingRule:ForwardingRule": 20,
+  "gcp:compute/address:Address": 10,
+  // Created in seconds; provisioning (DNS authorization, up to an hour) is not waited for.
+  "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": 10,
+  "gcp:certificatemanager/certificate:Certificate": 10,
+  "gcp:certificatemanager/certificateMap:CertificateMap": 10,
+  "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry": 10,
   // The route check: the load balancer's programming and the VMs' first boot, both minutes.
   "command:local:Command": 600,
 };

@@ -98,6 +98,8 @@ const cloudSqlPrivate: PolicyRule = {
     if (ip.ipv4Enabled !== false) violations.push("ipConfiguration.ipv4Enabled must be false (no public IP)");
     if (!["ENCRYPTED_ONLY", "TRUSTED_CLIENT_CERTIFICATE_REQUIRED"].includes(ip.sslMode)) violations.push(`ipConfiguration.sslMode ${JSON.stringify(ip.sslMode)} allows unencrypted connections`);
     if (props.deletionProtection !== true) violations.push("deletionProtection must be true");
+    // Google's own guard: Pulumi's only stops `pulumi destroy`, not a delete from the console or gcloud.
+    if (settings.deletionProtectionEnabled !== true) violations.push("settings.deletionProtectionEnabled must be true");
     if (!props.masterInstanceName && settings.backupConfiguration?.enabled !== true) violations.push("backupConfiguration.enabled must be true on a primary");
     return violations;
   },

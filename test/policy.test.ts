@@ -25,7 +25,13 @@ const database = (overrides: Record<string, unknown> = {}, settings: Record<stri
   name: "db",
   props: {
     deletionProtection: true,
-    settings: { ipConfiguration: { ipv4Enabled: false, sslMode: "ENCRYPTED_ONLY" }, backupConfiguration: { enabled: true }, userLabels: { stack: "s", component: "c" }, ...settings },
+    settings: {
+      ipConfiguration: { ipv4Enabled: false, sslMode: "ENCRYPTED_ONLY" },
+      backupConfiguration: { enabled: true },
+      deletionProtectionEnabled: true,
+      userLabels: { stack: "s", component: "c" },
+      ...settings,
+    },
     ...overrides,
   },
 });
@@ -44,7 +50,8 @@ describe.each([
   ["shielded-vm", template({ shieldedInstanceConfig: { enableSecureBoot: false, enableVtpm: true, enableIntegrityMonitoring: true } }), template({}), "enableSecureBoot"],
   ["cloud-sql-private-encrypted-protected", database({}, { ipConfiguration: { ipv4Enabled: true, sslMode: "ENCRYPTED_ONLY" } }), database(), "no public IP"],
   ["cloud-sql-private-encrypted-protected", database({}, { ipConfiguration: { ipv4Enabled: false, sslMode: "ALLOW_UNENCRYPTED_AND_ENCRYPTED" } }), database(), "allows unencrypted"],
-  ["cloud-sql-private-encrypted-protected", database({ deletionProtection: false }), database(), "deletionProtection"],
+  ["cloud-sql-private-encrypted-protected", database({ deletionProtection: false }), database(), "deletionProtection must be true"],
+  ["cloud-sql-private-encrypted-protected", database({}, { deletionProtectionEnabled: false }), database(), "settings.deletionProtectionEnabled"],
   ["cloud-sql-private-encrypted-protected", database({}, { backupConfiguration: { enabled: false } }), database({ masterInstanceName: "p" }, { backupConfiguration: undefined }), "backupConfiguration"],
   ["kong-admin-api-on-loopback", template({ metadataStartupScript: "admin_listen = 0.0.0.0:8001\n" }), template({ metadataStartupScript: "admin_listen = 127.0.0.1:8001, 127.0.0.1:8444 ssl\n" }), "not only on loopback"],
   ["kong-admin-api-on-loopback", template({ metadata: { "user-data": 'KONG_ADMIN_LISTEN="0.0.0.0:8001"' } }), template({ metadata: { "user-data": "KONG_ADMIN_LISTEN=off" } }), "not only on loopback"],

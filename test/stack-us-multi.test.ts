@@ -93,11 +93,8 @@ describe("the us-multi stack", () => {
     for (const region of regions) {
       const { updatePolicy } = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
       const zones = zonesOf(region).length;
-      for (const fixed of [updatePolicy.maxSurgeFixed, updatePolicy.maxUnavailableFixed]) {
-        expect(fixed === 0 || fixed >= zones).toBe(true);
-      }
-      expect(updatePolicy.maxSurgeFixed + updatePolicy.maxUnavailableFixed).toBeGreaterThan(0);
-      if (updatePolicy.replacementMethod === "RECREATE") expect(updatePolicy.maxSurgeFixed).toBe(0);
+      // A new VM per zone first, none taken away: full capacity throughout (GCP wants 0 or >= zones).
+      expect(updatePolicy).toMatchObject({ replacementMethod: "SUBSTITUTE", maxSurgeFixed: zones, maxUnavailableFixed: 0 });
     }
   });
 
@@ -142,7 +139,9 @@ describe("the us-multi stack", () => {
     expect(secondaryZone).not.toBe(zone);
     expect(primary.settings.backupConfiguration).toMatchObject({ enabled: true, pointInTimeRecoveryEnabled: true });
     expect(primary.settings.edition).toBe("ENTERPRISE");
+    // Both guards: Pulumi's refuses a delete in `pulumi destroy`; Google's own refuses it from anywhere.
     expect(primary.deletionProtection).toBe(true);
+    expect(primary.settings.deletionProtectionEnabled).toBe(true);
     const connection = one(stack, "gcp:servicenetworking/connection:Connection");
     expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-primary")!.dependencies).toContain(connection.urn);
   });
@@ -218,12 +217,14 @@ describe("the us-multi stack", () => {
     }
   });
 
-  it("labels what it can with the stack and component", () => {
-    const labelled = [
-      ...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map((r) => inputs(r).labels),
-      inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels,
-      byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary").settings.userLabels,
+  it("labels what it can with the stack and the component that made it", () => {
+    const labelled: [unknown, string][] = [
+      ...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map((r): [unknown, string] => [inputs(r).labels, "regional-tier"]),
+      [inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels, "kong-database"],
+      [byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary").settings.userLabels, "kong-database"],
+      [inputs(one(stack, "gcp:storage/bucket:Bucket")).labels, "pictures-bucket"],
     ];
-    for (const labels of labelled) expect(labels).toMatchObject({ "managed-by": "geo-api-layer", stack: "us-multi" });
+    expect(labelled).toHaveLength(6);
+    for (const [labels, component] of labelled) expect(labels).toEqual({ "managed-by": "geo-api-layer", stack: "us-multi", component });
   });
 });

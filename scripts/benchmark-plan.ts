@@ -1,11 +1,12 @@
 /**
  * Wall time and peak memory of the offline plan: the us-multi stack, then generated stacks of
  * 1, 3, 6 and 12 regions with the same services and per-region resources. Each is planned in a
- * fresh Node process (as `npm run plan` would be), several times; the median is reported.
+ * fresh Node process (as `npm run plan` would be): once to warm the disk cache and swc's transform
+ * cache, then RUNS times; minimum, median and maximum are reported.
  * Run: node -r ./scripts/register-ts.js scripts/benchmark-plan.ts [RUNS]
  */
 import { spawnSync } from "child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join, resolve } from "path";
 import { parse, stringify } from "yaml";
@@ -41,17 +42,24 @@ function planOnce(args: string[]): { ms: number; peakMb: number; resources: numb
   return { ms, peakMb: peakKb / 1024, resources };
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+const median = (values: number[]) => sorted(values)[Math.floor(values.length / 2)];
+const spread = (values: number[]) => [sorted(values)[0], median(values), sorted(values)[values.length - 1]].map((v) => v.toFixed(0).padStart(6)).join(" ");
 
 const cases: [string, string[]][] = [
   ["us-multi", ["--stack", "us-multi"]],
   ...[1, 3, 6, 12].map((n): [string, string[]] => [`${n} region${n > 1 ? "s" : ""}`, ["--stack-file", generatedStack(n)]]),
 ];
-console.log(`offline plan, median of ${runs} runs, each in a fresh process (includes Node start and the SVG)`);
-console.log("stack        resources   wall ms   peak MB");
-for (const [label, args] of cases) {
-  const samples = Array.from({ length: runs }, () => planOnce(args));
-  console.log(
-    `${label.padEnd(12)} ${String(samples[0].resources).padStart(9)} ${median(samples.map((s) => s.ms)).toFixed(0).padStart(9)} ${median(samples.map((s) => s.peakMb)).toFixed(0).padStart(9)}`,
-  );
+try {
+  console.log(`offline plan: ${runs} runs per stack after one warm-up, each in a fresh process (includes Node start and the SVG)`);
+  console.log("stack        resources    wall ms (min median max)    peak MB (min median max)");
+  for (const [label, args] of cases) {
+    planOnce(args);
+    const samples = Array.from({ length: runs }, () => planOnce(args));
+    console.log(
+      `${label.padEnd(12)} ${String(samples[0].resources).padStart(9)}    ${spread(samples.map((s) => s.ms))}       ${spread(samples.map((s) => s.peakMb))}`,
+    );
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
 }

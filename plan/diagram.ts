@@ -1,9 +1,13 @@
 /**
  * The architecture as a picture, drawn from the recorded plan itself (not from a hand-kept
- * drawing): regions with their groups, Kong and services; the database's primary, standby and
- * replica; the pictures bucket and who writes to it; the load balancer; and the path a request takes.
+ * drawing): regions with their groups, Kong and services, and what each topology adds on a VM (a
+ * local PostgreSQL, a declarative config); the database's primary, standby and replica; the
+ * pictures bucket and who writes to it; the messenger's own database; the load balancer; the path
+ * a request takes; and a legend of line styles, ports and routes.
  */
-import { databaseInstances, fleets, inputsOfType } from "./fleet";
+import { filesWrittenBy } from "../startup/startup-script";
+import { databaseInstances, Fleet, fleets, inputsOfType } from "./fleet";
+import { kongRouteTargets } from "./outage";
 import type { RecordedResource } from "./record";
 
 const id = (text: string) => text.replace(/[^A-Za-z0-9]/g, "_");
@@ -13,12 +17,71 @@ function serviceNames(script: string): string[] {
   return [...script.matchAll(/^write_unit geo-svc-([a-z0-9-]+)\.service/gm)].map((m) => m[1]);
 }
 
+/** `host:port` of the JDBC database a service's environment names (DB_URL), if any. */
+function appDatabase(script: string, service: string): string | undefined {
+  // The boot script writes each service's unit, then its environment, before the next unit.
+  const start = script.indexOf(`write_unit geo-svc-${service}.service`);
+  const next = script.indexOf("\nwrite_unit ", start + 1);
+  const section = script.slice(start, next < 0 ? undefined : next);
+  return /^DB_URL="?jdbc:[a-z]+:\/\/([^/"]+)/m.exec(section)?.[1];
+}
+
+/** The setting `key` of a kong.conf. */
+const setting = (conf: string, key: string) => new RegExp(`^${key} = (.*)$`, "m").exec(conf)?.[1];
+
+/** How Kong on a gateway VM keeps its config, from what the boot script writes and runs. */
+function kongOnVm(script: string): string {
+  const conf = filesWrittenBy(script)["/etc/kong/kong.conf"] ?? "";
+  if (setting(conf, "database") === "off") return "declarative";
+  return setting(conf, "pg_host") === "127.0.0.1" ? "local-postgres" : "shared";
+}
+
+/** The legend: line styles, Kong's ports and each service's, and which routes reach which service. */
+function legend(resources: RecordedResource[], groups: Fleet[], migratorScript: string | undefined): string[] {
+  const withKong = groups.find((g) => g.role === "gateway" || g.role === "kong-tier");
+  const conf = withKong ? (filesWrittenBy(withKong.script)["/etc/kong/kong.conf"] ?? "") : "";
+  const port = (key: string) => setting(conf, key)?.split(":").pop();
+  // Standalone's Kong forwards to internal load balancers: their forwarding rule names the tier.
+  const rules = inputsOfType(resources, "compute/forwardingRule:ForwardingRule");
+  const targets = [...groups.map((g) => g.script), ...(migratorScript ? [migratorScript] : [])].flatMap(kongRouteTargets).map((t) => {
+    const host = new URL(t.url).hostname;
+    const rule = rules.find((r) => r.ipAddress === host);
+    const tier = groups.find((g) => `${g.name}-ilb` === rule?.name);
+    return { ...t, service: tier ? serviceNames(tier.script)[0] : t.service, region: rule?.region as string | undefined };
+  });
+  // Regional routes repeat per region under its prefix: one region's stand for all.
+  const shownRegion = [...new Set(targets.map((t) => t.region))].sort()[0];
+  const routes = new Map<string, string>();
+  const servicePorts = new Map<string, string>();
+  for (const t of targets) {
+    servicePorts.set(t.service, new URL(t.url).port);
+    if (t.region === shownRegion) routes.set(t.paths.join(" "), `${t.service}${t.internal ? " (internal: VPC only)" : ""}`);
+  }
+  const rows = [
+    "solid: requests",
+    "dashed: writes (pg_host, uploads, the app's data)",
+    "dotted: reads (pg_ro_host, the declarative config)",
+    ...(conf ? [`Kong: proxy :${port("proxy_listen")}, status :${port("status_listen")}, Admin API on loopback only`] : []),
+    ...[...servicePorts].sort().map(([service, p]) => `${service}: :${p}`),
+    ...(shownRegion ? [`routes in ${shownRegion} (each region's under its own prefix):`] : ["routes:"]),
+    ...[...routes].map(([paths, service]) => `  ${paths} → ${service}`),
+  ];
+  return [
+    "  subgraph cluster_legend {",
+    '    label="Legend"; style="rounded"; color="#9aa0a6";',
+    `    legend [shape=plaintext, style="", label=${quote(rows.join("\n"))}];`,
+    "  }",
+  ];
+}
+
 export function architectureDot(resources: RecordedResource[]): string {
   const lines = [
     "digraph architecture {",
-    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.6];',
+    // compound and concentrate: edges from many regions to one database merge instead of crossing.
+    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.3, ranksep=0.6, concentrate=true];',
     '  node [shape=box, style="rounded,filled", fillcolor="#ffffff", fontname="Helvetica", fontsize=10];',
-    '  edge [fontname="Helvetica", fontsize=9, color="#555555"];',
+    // decorate: a label is tied to its edge by a line, so it cannot be read as another box's.
+    '  edge [fontname="Helvetica", fontsize=9, color="#555555", decorate=true];',
     '  users [label="Users", shape=ellipse, fillcolor="#e8f0fe"];',
   ];
   const ports = inputsOfType(resources, "GlobalForwardingRule").map((r) => `:${r.portRange}`).sort();
@@ -46,10 +109,21 @@ export function architectureDot(resources: RecordedResource[]): string {
       const node = id(name);
       if (role === "gateway") {
         kongNode = node;
-        lines.push(`    ${node} [label=${quote(`Kong on every VM\n${size}`)}, fillcolor="#e6f4ea"];`);
+        const mode = kongOnVm(script);
+        const kongLabel = { shared: "Kong on every VM", "local-postgres": "Kong on every VM", declarative: "Kong (DB-less) on every VM" }[mode];
+        lines.push(`    ${node} [label=${quote(`${kongLabel}\n${size}`)}, fillcolor="#e6f4ea"];`);
+        if (mode === "local-postgres") {
+          lines.push(`    ${node}_postgres [label=${quote("PostgreSQL on every VM\nKong's own database")}, shape=cylinder, fillcolor="#fce8e6"];`);
+          edges.push(`  ${node} -> ${node}_postgres [style=dashed, label="127.0.0.1:5432"];`);
+        }
+        if (mode === "declarative") {
+          lines.push(`    ${node}_config [label=${quote("kong.yaml\ndeclarative config, rendered by Pulumi")}, shape=note, fillcolor="#f1f3f4"];`);
+          edges.push(`  ${node}_config -> ${node} [style=dotted, label="loaded at start"];`);
+        }
         for (const service of serviceNames(script)) {
           lines.push(`    ${node}_${id(service)} [label=${quote(service)}];`);
           edges.push(`  ${node} -> ${node}_${id(service)} [label="loopback"];`);
+          if (appDatabase(script, service)) edges.push(`  ${node}_${id(service)} -> app_database [style=dashed];`);
         }
       } else if (role === "kong-tier") {
         kongNode = node;
@@ -57,6 +131,7 @@ export function architectureDot(resources: RecordedResource[]): string {
       } else {
         serviceNodes.push({ node, entry: loadBalanced });
         lines.push(`    ${node} [label=${quote(`${serviceNames(script).join(", ")} tier\n${size}, internal LB`)}];`);
+        if (serviceNames(script).some((service) => appDatabase(script, service))) edges.push(`  ${node} -> app_database [style=dashed];`);
       }
       if (loadBalanced) edges.push(`  lb -> ${node};`);
       if (pictureWriters.has(serviceAccount)) edges.push(`  ${node} -> pictures [style=dashed, label="uploads"];`);
@@ -89,10 +164,16 @@ export function architectureDot(resources: RecordedResource[]): string {
     const access = bucketGrants.some((g) => g.member === "allUsers") ? "public read" : "private";
     lines.push(`  pictures [label=${quote(`Cloud Storage ${bucket.name}\nlocation ${bucket.location}, ${access}`)}, shape=folder, fillcolor="#e8f0fe"];`);
   }
-  for (const migrator of inputsOfType(resources, "compute/instance:Instance")) {
+  const migrators = inputsOfType(resources, "compute/instance:Instance");
+  for (const migrator of migrators) {
     lines.push(`  migrator [label=${quote(`Kong migrator (one-shot VM)\n${migrator.zone}`)}, fillcolor="#f1f3f4"];`);
-    if (primary) lines.push('  migrator -> db_primary [label="migrations, entities"];');
+    if (primary) lines.push('  migrator -> db_primary [style=dashed, label="migrations, entities"];');
   }
+  const appHosts = [...new Set(groups.flatMap((g) => serviceNames(g.script).map((service) => appDatabase(g.script, service))).filter(Boolean))];
+  if (appHosts.length) {
+    lines.push(`  app_database [label=${quote(`The messenger's database (outside this stack)\n${appHosts.join(", ")}`)}, shape=cylinder, fillcolor="#f1f3f4"];`);
+  }
+  lines.push(...legend(resources, groups, migrators[0]?.metadataStartupScript));
   lines.push("}");
   return `${lines.join("\n")}\n`;
 }

@@ -10,6 +10,9 @@ import type { RecordedResource } from "./record";
 
 export interface KongRouteTarget {
   route: string;
+  /** Kong's service the route forwards to, and its URL. */
+  service: string;
+  url: string;
   paths: string[];
   /** Where Kong forwards: `127.0.0.1` (the same VM) or an internal load balancer's address. */
   host: string;
@@ -57,6 +60,8 @@ export function kongRouteTargets(script: string): KongRouteTarget[] {
   return services.flatMap((service) =>
     service.routes.map((route: Inputs) => ({
       route: route.name,
+      service: service.name,
+      url: service.url,
       paths: route.paths,
       host: new URL(service.url).hostname,
       internal: route.plugins.some((p: Inputs) => p.name === "ip-restriction"),

@@ -206,6 +206,50 @@ describe("the diagram", () => {
     ]);
   });
 
+  it("shows what sets each topology apart: a PostgreSQL on every sidecar VM, a declarative config on every DB-less one", async () => {
+    const dots = Object.fromEntries(
+      await Promise.all(["us-sidecar", "us-dbless", "us-multi"].map(async (stack) => [stack, architectureDot((await recordStack(stack)).resources)] as const)),
+    );
+    const count = (dot: string, pattern: RegExp) => [...dot.matchAll(pattern)].length;
+    expect(count(dots["us-sidecar"], /_postgres \[label="PostgreSQL on every VM/g)).toBe(3);
+    expect(count(dots["us-dbless"], /_config \[label="kong\.yaml\\ndeclarative config/g)).toBe(3);
+    expect(dots["us-dbless"]).toMatch(/\[label="Kong \(DB-less\) on every VM/);
+    for (const [stack, dot] of Object.entries(dots)) {
+      expect([stack, /_postgres \[label=/.test(dot), /_config \[label=/.test(dot)]).toEqual([stack, stack === "us-sidecar", stack === "us-dbless"]);
+    }
+    expect(dots["us-sidecar"]).not.toBe(dots["us-dbless"]);
+  });
+
+  it("has a legend of line styles, ports and routes, internal ones marked, and draws the parts outside the stack", async () => {
+    const dot = architectureDot((await recordStack("us-multi")).resources);
+    const legendText = /legend \[shape=plaintext, style="", label="([^"]*)"\]/.exec(dot)![1].split("\\n");
+    expect(legendText).toEqual(
+      expect.arrayContaining([
+        "solid: requests",
+        "Kong: proxy :8000, status :8100, Admin API on loopback only",
+        "messaging: :8080",
+        "attachments: :8081",
+        "  / → messaging",
+        "  /upload → attachments (internal: VPC only)",
+        "  /ping → attachments",
+      ]),
+    );
+    expect(dot).toMatch(/app_database \[label="The messenger's database \(outside this stack\)\\nmessenger-db\.internal:5433"/);
+    expect([...dot.matchAll(/^ {2}(\S+) -> app_database /gm)].map((m) => m[1]).sort()).toEqual([
+      "geo_us_central1_messaging",
+      "geo_us_east4_messaging",
+      "geo_us_west2_messaging",
+    ]);
+    const standalone = architectureDot((await recordStack("us-standalone")).resources);
+    expect(standalone).toContain("routes in us-central1 (each region's under its own prefix):\\n  /api/us/central → messaging\\n  /api/us/central/upload → attachments (internal: VPC only)");
+  });
+
+  it("ties edge labels to their edges and merges the regions' edges to the database", async () => {
+    const dot = architectureDot((await recordStack("us-multi")).resources);
+    expect(dot).toMatch(/^ {2}graph \[.*concentrate=true.*\];$/m);
+    expect(dot).toMatch(/^ {2}edge \[.*decorate=true.*\];$/m);
+  });
+
   it("in the README is the one the plan draws today", async () => {
     const dot = architectureDot((await recordStack("us-multi")).resources);
     expect(readFileSync(join(projectDir, "docs", "architecture-us-multi.dot"), "utf8")).toBe(dot);

@@ -5,15 +5,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { basename, dirname, join, resolve } from "path";
-import { filesWrittenBy } from "../startup/startup-script";
-import { criticalPath, renderCriticalPath } from "./critical-path";
-import { architectureDot, renderSvg } from "./diagram";
-import { diffPlans, renderDiffMarkdown } from "./diff";
-import { PlanDocument, stableJson, toPlanDocument } from "./document";
-import { checkPolicies, policyResource, policyRules } from "../policy/rules";
-import { readStackFile } from "./stack-file";
-import { projectDir, recordStackFile } from "./stack-recording";
-import { renderSummary, renderTree } from "./tree";
+import type { PlanDocument } from "./document";
+
+/** The project: Pulumi.yaml and the stack files beside it. */
+const projectDir = resolve(__dirname, "..");
 
 interface Options {
   stack: string;
@@ -69,12 +64,6 @@ export function parseArgs(argv: string[]): Options | "help" {
   return { stack, stackFile, out, diff: given.diff };
 }
 
-/** The plan of a stack file, recorded under the mock runtime. */
-export async function planStack(stack: string, stackFile?: string): Promise<{ plan: PlanDocument; errors: string[] }> {
-  const file = readStackFile(projectDir, stack, stackFile);
-  const recording = await recordStackFile(file, stack);
-  return { plan: toPlanDocument(file.project, stack, recording.resources), errors: recording.errors };
-}
 
 function write(path: string, content: string) {
   mkdirSync(dirname(path), { recursive: true });
@@ -90,11 +79,27 @@ async function main() {
     process.stdout.write(`${usage}\n`);
     return;
   }
+  // Loaded only now: @pulumi/pulumi and @pulumi/gcp take seconds, which a usage error should not.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { filesWrittenBy } = require("../startup/startup-script") as typeof import("../startup/startup-script");
+  const { criticalPath, renderCriticalPath } = require("./critical-path") as typeof import("./critical-path");
+  const { architectureDot, renderSvg } = require("./diagram") as typeof import("./diagram");
+  const { diffPlans, renderDiffMarkdown } = require("./diff") as typeof import("./diff");
+  const { stableJson, toPlanDocument } = require("./document") as typeof import("./document");
+  const { checkPolicies, policyResource, policyRules } = require("../policy/rules") as typeof import("../policy/rules");
+  const { readStackFile } = require("./stack-file") as typeof import("./stack-file");
+  const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
+  const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
+  /* eslint-enable @typescript-eslint/no-require-imports */
+
   // Before anything is written: the old plan may be the one the output folder holds.
   const before = options.diff ? (JSON.parse(readFileSync(options.diff, "utf8")) as PlanDocument) : undefined;
   const started = Date.now();
   progress(`planning stack ${options.stack}${options.stackFile ? ` from ${options.stackFile}` : ""} under the mock runtime…`);
-  const { plan, errors } = await planStack(options.stack, options.stackFile);
+  const file = readStackFile(projectDir, options.stack, options.stackFile);
+  const recording = await recordStackFile(file, options.stack);
+  const plan = toPlanDocument(file.project, options.stack, recording.resources);
+  const { errors } = recording;
   if (errors.length) {
     process.stderr.write(`${errors.join("\n")}\n`);
     process.exit(1);

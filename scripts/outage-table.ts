@@ -2,7 +2,8 @@
  * Prints the README's region-outage table from the example stacks' recorded plans.
  * Run: node -r ./scripts/register-ts.js scripts/outage-table.ts
  */
-import { planStack } from "../plan/cli";
+import { readStackFile } from "../plan/stack-file";
+import { projectDir, recordStackFile } from "../plan/stack-recording";
 import { databaseRoles, groupRegions, outageReport, renderOutageRow } from "../plan/outage";
 
 export const exampleStacks: Record<string, string> = {
@@ -16,9 +17,9 @@ async function main() {
   console.log("| Topology | Lost region | Public routes served from | Regional routes still served | Config changes | New VMs join |");
   console.log("| --- | --- | --- | --- | --- | --- |");
   for (const [topology, stack] of Object.entries(exampleStacks)) {
-    const { plan } = await planStack(stack);
-    for (const region of groupRegions(plan.resources)) {
-      console.log(renderOutageRow(topology, outageReport(plan.resources, region), databaseRoles(plan.resources)));
+    const { resources } = await recordStackFile(readStackFile(projectDir, stack), stack);
+    for (const region of groupRegions(resources)) {
+      console.log(renderOutageRow(topology, outageReport(resources, region), databaseRoles(resources)));
     }
   }
 }

@@ -24,7 +24,8 @@ export function rawStackConfig(all: Record<string, string>): Record<string, unkn
  */
 export function loadStackConfig(): StackConfig {
   const all = pulumi.runtime.allConfig();
-  const result = validateStackConfig(rawStackConfig(all), all["gcp:project"]);
+  const foreignKeys = Object.keys(all).filter((key) => !key.startsWith(`${configNamespace}:`));
+  const result = validateStackConfig(rawStackConfig(all), all["gcp:project"], { stack: pulumi.getStack(), foreignKeys });
   if (!result.ok) {
     throw new pulumi.RunError(`invalid stack configuration:\n${result.errors.map((e) => `  - ${e}`).join("\n")}`);
   }

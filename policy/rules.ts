@@ -6,6 +6,7 @@
  */
 import { parseCidr, overlaps } from "../config/cidr";
 import { googleFrontEndRanges, iapRange } from "../config/google-ranges";
+import { isSecretName, secretShape } from "../config/secret-shapes";
 
 export interface PolicyResource {
   type: string;
@@ -124,8 +125,14 @@ const noSecretInMetadata: PolicyRule = {
   description: "No password, token or key value in instance metadata or boot scripts; VMs read secrets from Secret Manager",
   check({ type, props }) {
     if (!vmTypes.includes(type)) return [];
-    const literal = /\b([A-Za-z_]*(?:password|passwd|secret|token|api_?key)[A-Za-z_]*)\s*[=:]\s*["']?([A-Za-z0-9+/_.-]{8,})/gi;
-    return vmTexts(props).flatMap((text) => [...text.matchAll(literal)].map((m) => `${m[1]} has a literal value in the VM's metadata`));
+    // The validator's own definition of a secret (config/secret-shapes.ts), on every environment
+    // line a VM gets (`NAME="value"`); values read at boot (`$(…)`) are not literals.
+    const assignment = /^([A-Z_][A-Z0-9_]*)="?([^"$\n]+)"?$/gm;
+    return vmTexts(props).flatMap((text) =>
+      [...text.matchAll(assignment)]
+        .filter(([, name, value]) => isSecretName(name) || secretShape(value) !== undefined)
+        .map(([, name]) => `${name} has a literal value in the VM's metadata`),
+    );
   },
 };
 

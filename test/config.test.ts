@@ -28,7 +28,7 @@ describe("the us-multi config", () => {
 
   it("cuts each region's subnet from its fixed slot, independent of the other regions", () => {
     expect(config.regions.map((r) => r.subnetCidr)).toEqual(["10.0.96.0/20", "10.0.0.0/20", "10.0.32.0/20"]);
-    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { region: "us-east4" } }, "p");
+    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { region: "us-east4" } }, "example-project");
     expect(alone.ok && alone.config.regions[0].subnetCidr).toBe("10.0.32.0/20");
   });
 
@@ -56,14 +56,14 @@ describe("invalid config (the full corpus is test/fixtures/bad-configs.yaml)", (
         { ...messaging, port: 8000 },
         { ...attachments, routes: [{ name: "again", paths: ["/login/"] }, { name: "also", paths: ["/login"] }] },
       ],
-    }, "p");
+    }, "example-project");
     expect(errors).toContain('geo-api-layer:services[0].port: port 8000 is already used by geo-api-layer:kong.proxyPort');
     expect(errors).toContain('geo-api-layer:services[1].routes[1].paths[0]: route path "/login" is already used by geo-api-layer:services[1].routes[0].paths[0]');
   });
 
   it("rejects a service name that makes a standalone tier's names too long for GCP", () => {
     const [messaging, attachments] = usMulti.services as Record<string, unknown>[];
-    const errors = errorsOf({ topology: "standalone", regions: { "northamerica-northeast1": {} }, database: { region: "northamerica-northeast1" }, services: [messaging, { ...attachments, name: "attachments-and-reminders-svc" }] }, "p");
+    const errors = errorsOf({ topology: "standalone", regions: { "northamerica-northeast1": {} }, database: { region: "northamerica-northeast1" }, services: [messaging, { ...attachments, name: "attachments-and-reminders-svc" }] }, "example-project");
     expect(errors).toContain(
       'geo-api-layer:services[1].name: makes the service account id "geo-na-ne1-attachments-and-reminders-svc"; ids are 6 to 30 lowercase letters, digits and hyphens',
     );

@@ -3,7 +3,9 @@ import type { Recording } from "../plan/record";
 import { renderRouteCheckScript } from "../components/deploy-check";
 import { adminRequests, kongEntities, renderDeclarativeConfig } from "../startup/kong-entities";
 import { inputs, recordStack, stackServices } from "./support/stack";
-import { checkFile } from "./support/tools";
+import { checkFile, verifyUnits } from "./support/tools";
+import { filesWrittenBy } from "../startup/startup-script";
+import { exampleStacks } from "../scripts/outage-table";
 import { spawnSync } from "child_process";
 import { readdirSync } from "fs";
 import { join } from "path";
@@ -73,5 +75,49 @@ describe("the boot-script sandbox's stand-ins", () => {
     const files = readdirSync(dir).map((f) => join(dir, f));
     const run = spawnSync("shellcheck", ["-x", "--severity=style", ...files], { encoding: "utf8", cwd: join(__dirname, "..") });
     expect({ status: run.status, output: run.stdout }).toEqual({ status: 0, output: "" });
+  });
+});
+
+describe("systemd units", () => {
+  /** Every unit file the boot scripts of a recording write, by file name. */
+  const unitsOf = (recording: Recording) => {
+    const units: Record<string, string> = {};
+    for (const r of recording.resources) {
+      const script = inputs(r).metadataStartupScript as string | undefined;
+      if (!script) continue;
+      for (const [path, content] of Object.entries(filesWrittenBy(script))) if (path.endsWith(".service")) units[path.split("/").pop()!] = content;
+    }
+    return units;
+  };
+
+  it.each(Object.values(exampleStacks))("of %s pass systemd-analyze verify", async (name) => {
+    const units = unitsOf(await recordStack(name));
+    expect(Object.keys(units).length).toBeGreaterThanOrEqual(2);
+    expect(verifyUnits(units)).toEqual({ status: 0, output: "" });
+  });
+
+  it("stay whole with quotes, dollars, percents, backslashes and non-ASCII in commands and arguments", async () => {
+    const tricky = `say "hi" $HOME 100% back\\slash ünïcode 'single'`;
+    const services = [
+      {
+        name: "tricky",
+        port: 9000,
+        healthPath: "/h",
+        routes: [{ name: "t", paths: ["/t"] }],
+        run: { kind: "git", repository: "https://example.com/t.git", ref: "v1", build: `make ${tricky}`, command: `./run ${tricky}` },
+      },
+      { name: "boxed", port: 9001, healthPath: "/h", routes: [{ name: "b", paths: ["/b"] }], run: { kind: "container", image: "img", args: [tricky, "--flag=a b"] } },
+    ];
+    const recording = await recordStack("us-dbless", { services, pictures: null });
+    expect(recording.errors).toEqual([]);
+    const units = unitsOf(recording);
+    expect(Object.keys(units)).toEqual(expect.arrayContaining(["geo-svc-tricky.service", "geo-svc-boxed.service"]));
+    expect(verifyUnits(units)).toEqual({ status: 0, output: "" });
+  });
+
+  it("would catch a unit whose quoting a newline broke", () => {
+    const broken = verifyUnits({ "broken.service": '[Service]\nExecStart=/usr/bin/app "first line\nsecond line"\n' });
+    expect(broken.status).not.toBe(0);
+    expect(broken.output).toContain("Unbalanced quoting");
   });
 });

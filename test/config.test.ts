@@ -102,3 +102,20 @@ describe("regions", () => {
     expect(`geo-gw-${compactRegionName("australia-southeast2")}`.length).toBeLessThanOrEqual(30);
   });
 });
+
+describe("the stack itself", () => {
+  it("rejects a stack name too long for the `stack` label every resource carries", () => {
+    const long = "a".repeat(64);
+    const result = validateStackConfig(usMulti, "example-project", { stack: long });
+    expect(result.ok ? [] : result.errors).toContain(`stack name "${long}": 64 characters; it is every resource's \`stack\` label, and label values allow 63`);
+    expect(validateStackConfig(usMulti, "example-project", { stack: "a".repeat(63) }).ok).toBe(true);
+  });
+
+  it("reads the providers' own namespaces and rejects only unknown ones", () => {
+    const result = validateStackConfig(usMulti, "example-project", { foreignKeys: ["gcp:region", "pulumi:tags", "random:x", "geo-api-laye:prefix"] });
+    expect(result.ok ? [] : result.errors).toEqual([
+      'geo-api-laye:prefix: unknown namespace "geo-api-laye"; nothing reads this key; did you mean geo-api-layer:prefix? (namespaces read: geo-api-layer, gcp, random, command, pulumi)',
+    ]);
+  });
+});
+

@@ -56,6 +56,7 @@ describe.each([
   ["kong-admin-api-on-loopback", template({ metadataStartupScript: "admin_listen = 0.0.0.0:8001\n" }), template({ metadataStartupScript: "admin_listen = 127.0.0.1:8001, 127.0.0.1:8444 ssl\n" }), "not only on loopback"],
   ["kong-admin-api-on-loopback", template({ metadata: { "user-data": 'KONG_ADMIN_LISTEN="0.0.0.0:8001"' } }), template({ metadata: { "user-data": "KONG_ADMIN_LISTEN=off" } }), "not only on loopback"],
   ["no-secret-in-metadata", template({ metadata: { env: "DB_PASSWORD=hunter2hunter2" } }), template({ metadataStartupScript: 'kong_env=$(secret_env_line KONG_PG_PASSWORD \'projects/p/secrets/s/versions/latest\')' }), "DB_PASSWORD has a literal value"],
+  ["no-secret-in-metadata", template({ metadataStartupScript: 'REPORTS="postgres://app:s3cr3t@db:5432/app"\n' }), template({ metadataStartupScript: 'DB_URL="jdbc:postgresql://db:5433/app"\n' }), "REPORTS has a literal value"],
   ["labelled-with-stack-and-component", template({ labels: { stack: "s" } }), template({}), "labels lack component"],
   ["bucket-readable-by-everyone", bucketGrant("allUsers"), bucketGrant("serviceAccount:vm@p.iam.gserviceaccount.com"), "allUsers has roles/storage.objectViewer on bucket pictures-geo-p (geo-api-layer:pictures.publicRead)"],
 ])("%s", (name, violating, compliant, message) => {

@@ -96,8 +96,9 @@ describe("systemd units", () => {
     expect(verifyUnits(units)).toEqual({ status: 0, output: "" });
   });
 
-  it("stay whole with quotes, dollars, percents, backslashes and non-ASCII in commands and arguments", async () => {
-    const tricky = `say "hi" $HOME 100% back\\slash ünïcode 'single'`;
+  it("stay whole with unbalanced quotes, dollars, percents, backslashes and non-ASCII in commands and arguments", async () => {
+    // Odd counts of both quotes: any quote left unescaped unbalances the line.
+    const tricky = `say "hi" $HOME 100% back\\slash ünïcode it's "open`;
     const services = [
       {
         name: "tricky",

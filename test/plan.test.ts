@@ -275,15 +275,10 @@ describe("npm run plan", () => {
     expect(JSON.parse(readFileSync(join(out, "plan.json"), "utf8")).stack).toBe("us-multi");
   });
 
-  it("exits 0 when nothing changed and 2 with a diff when something did", () => {
-    const old = join(out, "plan.json");
-    expect(run("--out", join(out, "again"), "--diff", old).status).toBe(0);
-    const edited = JSON.parse(readFileSync(old, "utf8"));
-    edited.resources = edited.resources.filter((r: RecordedResource) => r.type !== "gcp:compute/firewall:Firewall");
-    writeFileSync(join(out, "edited.json"), JSON.stringify(edited));
-    const result = run("--out", join(out, "third"), "--diff", join(out, "edited.json"));
-    expect(result.status).toBe(2);
-    expect(result.stdout).toContain("3 to add, 0 to change, 0 to replace, 0 to remove");
+  it("exits 0 when nothing changed (2 when something did: below, with a modified copy)", () => {
+    const result = run("--out", join(out, "again"), "--diff", join(out, "plan.json"));
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("### Offline plan of `us-multi`: no changes");
   });
 
   it("rejects an unknown flag with its usage, and prints the usage with exit 0 when asked", () => {

@@ -1,5 +1,5 @@
 /** No secret value reaches the recorded plan or any file the plan writes, in any topology. */
-import { spawnSync } from "child_process";
+import { execFile } from "child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -13,29 +13,45 @@ function filesUnder(dir: string): string[] {
   });
 }
 
-describe.each(["us-multi", "us-standalone", "us-sidecar", "us-dbless"])("the plan of %s", (stack) => {
+const stacks = ["us-multi", "us-standalone", "us-sidecar", "us-dbless"];
+const runs: Record<string, { status: number | null; stdout: string; stderr: string; out: string }> = {};
+
+/** `npm run plan` of the stack file plus a `secure:` value, as `pulumi config set --secret` would write it. */
+function planWithSecret(stack: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "secrets-"));
-  // The stack file plus a `secure:` value, as `pulumi config set --secret` would write it.
   const stackFile = join(work, `Pulumi.${stack}.yaml`);
   writeFileSync(stackFile, `${readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8")}  gcp:credentials:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n`);
   const out = join(work, "out");
-  const run = spawnSync("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir, encoding: "utf8" });
+  return new Promise((resolve) => {
+    execFile("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir }, (error, stdout, stderr) => {
+      runs[stack] = { status: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr, out };
+      resolve();
+    });
+  });
+}
+
+// The four plans at once: each is one mostly single-threaded process.
+beforeAll(() => Promise.all(stacks.map(planWithSecret)));
+
+describe.each(stacks)("the plan of %s", (stack) => {
   const secrets = [mockPassword("geo-db-password"), "placeholder-for-gcp:credentials", "v1:c2VjcmV0LWNpcGhlcnRleHQ="];
 
   it("runs", () => {
     // stderr carries only the plan's progress lines.
     const progress = /^(planning stack |recorded \d+ resources in |drawing the diagram)/;
+    const run = runs[stack];
     expect({ status: run.status, stderr: run.stderr.split("\n").filter((line) => line && !progress.test(line)) }).toEqual({ status: 0, stderr: [] });
   });
 
   it("shows no secret in its output or in any file it writes", () => {
-    const texts = [run.stdout, ...filesUnder(out).map((f) => readFileSync(f, "utf8"))];
+    const { stdout, out } = runs[stack];
+    const texts = [stdout, ...filesUnder(out).map((f) => readFileSync(f, "utf8"))];
     expect(texts.length).toBeGreaterThan(5);
     for (const secret of secrets) expect(texts.filter((t) => t.includes(secret))).toEqual([]);
   });
 
   it("marks the database password secret where it is used", () => {
-    const plan = readFileSync(join(out, "plan.json"), "utf8");
+    const plan = readFileSync(join(runs[stack].out, "plan.json"), "utf8");
     if (stack === "us-multi" || stack === "us-standalone") {
       expect(plan).toMatch(/"secretData": "\[secret\]"/);
       expect(plan).toMatch(/"password": "\[secret\]"/);

@@ -128,10 +128,12 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     }
   });
 
-  it("boot scripts pass shellcheck and bash -n", () => {
-    for (const t of templates(topology)) {
-      expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "boot.sh", t.metadataStartupScript)).toEqual({ status: 0, output: "" });
-      expect(checkFile(["bash", "-n"], "boot.sh", t.metadataStartupScript).status).toBe(0);
+  it("boot scripts of every template and the migrator pass shellcheck with no finding of any severity, and bash -n", () => {
+    const vms = [...templates(topology), ...ofType(stacks[topology], "gcp:compute/instance:Instance").map(inputs)];
+    for (const vm of vms) {
+      const name = vm.namePrefix ?? vm.name;
+      expect({ name, ...checkFile(["shellcheck", "--severity=style", "--shell=bash"], "boot.sh", vm.metadataStartupScript) }).toEqual({ name, status: 0, output: "" });
+      expect(checkFile(["bash", "-n"], "boot.sh", vm.metadataStartupScript).status).toBe(0);
     }
   });
 });

@@ -41,16 +41,14 @@ const echoPort = 9002;
 const echoHealth = `http://127.0.0.1:${echoPort}/healthz`;
 const echoEnv = `http://127.0.0.1:${echoPort}/env`;
 
-const echoService = () => ({
+/** `internalRoute: false` for standalone, where echo is the entry service, which may not own one. */
+const echoService = ({ internalRoute = true } = {}) => ({
   name: "echo",
   port: echoPort,
   healthPath: "/healthz",
   env: { PORT: String(echoPort), GREETING: greeting, KONG_URL: "{{kong}}/echo" },
   secretEnv: { ECHO_TOKEN: "echo-token" },
-  routes: [
-    { name: "echo", paths: ["/echo"] },
-    { name: "echo-internal", paths: ["/echo-internal"], internal: true },
-  ],
+  routes: [{ name: "echo", paths: ["/echo"] }, ...(internalRoute ? [{ name: "echo-internal", paths: ["/echo-internal"], internal: true }] : [])],
   run: {
     kind: "git",
     repository: standins.echoRepository,
@@ -72,7 +70,8 @@ interface Roles {
 async function roles(stack: string, overrides: Record<string, unknown> = {}): Promise<Roles> {
   const recording = await recordStack(stack, {
     ...overrides,
-    services: [echoService()],
+    // In standalone echo is the entry service, which faces the load balancer without Kong.
+    services: [echoService({ internalRoute: stack !== "us-standalone" })],
     // The test service stores no pictures.
     pictures: null,
     kong: { packageRepository: { url: "https://kong-packages.test/public/gateway-39", keyFingerprint: standins.kongKeyFingerprint } },

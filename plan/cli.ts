@@ -70,15 +70,34 @@ function write(path: string, content: string) {
   writeFileSync(path, content);
 }
 
-/** What the plan is doing, on stderr: stdout carries only the plan, for pipes and diffs. */
-const progress = (message: string) => process.stderr.write(`${message}\n`);
+/** Where a run writes: the process's streams, or a test's buffers. */
+export interface PlanOutput {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
 
-async function main() {
-  const options = parseArgs(process.argv.slice(2));
-  if (options === "help") {
-    process.stdout.write(`${usage}\n`);
-    return;
+/**
+ * One `npm run plan`, in this process: the exit code (0 planned or unchanged, 2 changed, 1 invalid
+ * config, a policy violation or a usage error).
+ */
+export async function runPlan(argv: string[], output: PlanOutput): Promise<number> {
+  try {
+    return await planCommand(argv, output);
+  } catch (error) {
+    const message = (error as Error).message;
+    output.stderr(error instanceof UsageError ? `${message}\n\n${usage}\n` : `plan failed: ${message}\n`);
+    return 1;
   }
+}
+
+async function planCommand(argv: string[], output: PlanOutput): Promise<number> {
+  const options = parseArgs(argv);
+  if (options === "help") {
+    output.stdout(`${usage}\n`);
+    return 0;
+  }
+  // What the plan is doing, on stderr: stdout carries only the plan, for pipes and diffs.
+  const progress = (message: string) => output.stderr(`${message}\n`);
   // Loaded only now: @pulumi/pulumi and @pulumi/gcp take seconds, which a usage error should not.
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { filesWrittenBy } = require("../startup/startup-script") as typeof import("../startup/startup-script");
@@ -101,20 +120,20 @@ async function main() {
   const plan = toPlanDocument(file.project, options.stack, recording.resources);
   const { errors } = recording;
   if (errors.length) {
-    process.stderr.write(`${errors.join("\n")}\n`);
-    process.exit(1);
+    output.stderr(`${errors.join("\n")}\n`);
+    return 1;
   }
   progress(`recorded ${plan.resources.length} resources in ${((Date.now() - started) / 1000).toFixed(1)} s; checking policies and writing ${options.out}…`);
   const path = criticalPath(plan.resources);
-  process.stdout.write(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
-  process.stdout.write(renderTree(plan.resources));
-  process.stdout.write(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
+  output.stdout(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
+  output.stdout(renderTree(plan.resources));
+  output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
   const policyResources = plan.resources.map(policyResource);
   const violations = checkPolicies(policyResources);
   const advisories = checkPolicies(policyResources, "advisory");
-  process.stdout.write(`Policies: ${policyRules.length} rules, ${violations.length} violations, ${advisories.length} advisories\n`);
-  for (const v of [...violations, ...advisories]) process.stdout.write(`  ${v.rule}: ${v.resource}: ${v.message}\n`);
+  output.stdout(`Policies: ${policyRules.length} rules, ${violations.length} violations, ${advisories.length} advisories\n`);
+  for (const v of [...violations, ...advisories]) output.stdout(`  ${v.rule}: ${v.resource}: ${v.message}\n`);
 
   rmSync(options.out, { recursive: true, force: true });
   write(join(options.out, "plan.json"), stableJson(plan));
@@ -129,19 +148,16 @@ async function main() {
   const dot = architectureDot(plan.resources);
   write(join(options.out, "architecture.dot"), dot);
   write(join(options.out, "architecture.svg"), await renderSvg(dot));
-  process.stdout.write(`\nWrote ${options.out}: plan.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
+  output.stdout(`\nWrote ${options.out}: plan.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
 
-  if (violations.length) process.exitCode = 1;
-  if (before) {
-    const changes = diffPlans(before, plan);
-    process.stdout.write(`\n${renderDiffMarkdown(options.stack, changes)}`);
-    process.exit(violations.length ? 1 : changes.length ? 2 : 0);
-  }
+  if (!before) return violations.length ? 1 : 0;
+  const changes = diffPlans(before, plan);
+  output.stdout(`\n${renderDiffMarkdown(options.stack, changes)}`);
+  return violations.length ? 1 : changes.length ? 2 : 0;
 }
 
 if (require.main === module) {
-  main().catch((error: Error) => {
-    process.stderr.write(error instanceof UsageError ? `${error.message}\n\n${usage}\n` : `plan failed: ${error.message}\n`);
-    process.exit(1);
+  runPlan(process.argv.slice(2), { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) }).then((code) => {
+    process.exitCode = code;
   });
 }

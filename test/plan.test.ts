@@ -10,7 +10,7 @@ import { diffPlans, forcesReplacement, lineDiff, readableName, renderDiffMarkdow
 import { PlanDocument, stableJson, toPlanDocument } from "../plan/document";
 import { RecordedResource, recordProgram } from "../plan/record";
 import { renderTree } from "../plan/tree";
-import { projectDir, recordStack } from "./support/stack";
+import { planCommand, projectDir, recordStack } from "./support/stack";
 
 const resource = (name: string, inputs: Record<string, unknown> = {}, extra: Partial<RecordedResource> = {}): RecordedResource => ({
   urn: `urn:pulumi:s::p::t::${name}`,
@@ -257,12 +257,15 @@ describe("the diagram", () => {
 });
 
 describe("npm run plan", () => {
-  const run = (...args: string[]) =>
+  // The command itself, as `npm run plan` starts it, where its process matters (exit codes, usage);
+  // the same command in this process (pulumi already loaded) for what it prints and writes.
+  const spawned = (...args: string[]) =>
     spawnSync("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", ...args], { cwd: projectDir, encoding: "utf8" });
+  const run = planCommand;
   const out = mkdtempSync(join(tmpdir(), "plan-"));
 
-  it("prints the tree and a wrapped summary, progress on stderr, and writes plan, files and an SVG diagram", () => {
-    const result = run("--out", out);
+  it("prints the tree and a wrapped summary, progress on stderr, and writes plan, files and an SVG diagram", async () => {
+    const result = await run("--out", out);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/Resources: \d+ to create/);
     const summary = result.stdout.slice(result.stdout.indexOf("Resources:"), result.stdout.indexOf("Critical path"));
@@ -276,41 +279,41 @@ describe("npm run plan", () => {
   });
 
   it("exits 0 when nothing changed (2 when something did: below, with a modified copy)", () => {
-    const result = run("--out", join(out, "again"), "--diff", join(out, "plan.json"));
+    const result = spawned("--out", join(out, "again"), "--diff", join(out, "plan.json"));
     expect(result.status).toBe(0);
     expect(result.stdout).toContain("### Offline plan of `us-multi`: no changes");
   });
 
   it("rejects an unknown flag with its usage, and prints the usage with exit 0 when asked", () => {
-    const result = run("--stak", "x");
+    const result = spawned("--stak", "x");
     expect(result.status).toBe(1);
     expect(result.stderr).toContain('unknown argument "--stak"');
     expect(result.stderr).toContain("usage: npm run plan");
-    const help = run("--help");
+    const help = spawned("--help");
     expect({ status: help.status, stderr: help.stderr }).toEqual({ status: 0, stderr: "" });
     expect(help.stdout).toMatch(/^usage: npm run plan/);
   });
 
   it("names the stacks that exist for an unknown one, and fails on a missing --diff file before planning", () => {
-    const unknown = run("--stack", "us-mult");
+    const unknown = spawned("--stack", "us-mult");
     expect(unknown.status).toBe(1);
     expect(unknown.stderr).toContain('unknown stack "us-mult": no Pulumi.us-mult.yaml beside Pulumi.yaml; stacks here: us-dbless, us-multi, us-sidecar, us-standalone');
-    const missing = run("--out", join(out, "never"), "--diff", join(out, "no-such-plan.json"));
+    const missing = spawned("--out", join(out, "never"), "--diff", join(out, "no-such-plan.json"));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("no-such-plan.json: no such file");
     expect(missing.stderr).not.toContain("planning stack");
   });
 
-  it("diffs a modified copy against its default output's own plan, resource by resource", () => {
+  it("diffs a modified copy against its default output's own plan, resource by resource", async () => {
     const work = mkdtempSync(join(tmpdir(), "plan-copy-"));
     const copy = join(work, "Pulumi.envchange.yaml");
     writeFileSync(copy, readFileSync(join(projectDir, "Pulumi.us-multi.yaml"), "utf8"));
-    expect(run("--stack-file", copy, "--stack", "us-multi").status).toBe(0);
+    expect((await run("--stack-file", copy, "--stack", "us-multi")).status).toBe(0);
     // The default output sits beside the copy, not over the original's.
     const previous = join(work, "plan-output", "us-multi", "plan.json");
     expect(JSON.parse(readFileSync(previous, "utf8")).stack).toBe("us-multi");
     writeFileSync(copy, readFileSync(copy, "utf8").replace("config:\n", "config:\n  geo-api-layer:machineType: e2-standard-4\n"));
-    const result = run("--stack-file", copy, "--stack", "us-multi", "--diff", previous);
+    const result = await run("--stack-file", copy, "--stack", "us-multi", "--diff", previous);
     expect(result.status).toBe(2);
     expect(result.stdout).toContain("0 to add, 4 to change, 3 to replace, 0 to remove");
   });

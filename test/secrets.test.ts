@@ -1,10 +1,9 @@
 /** No secret value reaches the recorded plan or any file the plan writes, in any topology. */
-import { execFile } from "child_process";
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { mockPassword } from "../plan/mock-cloud";
-import { projectDir } from "./support/stack";
+import { planCommand, projectDir } from "./support/stack";
 
 function filesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((entry) => {
@@ -17,21 +16,17 @@ const stacks = ["us-multi", "us-standalone", "us-sidecar", "us-dbless"];
 const runs: Record<string, { status: number | null; stdout: string; stderr: string; out: string }> = {};
 
 /** `npm run plan` of the stack file plus a `secure:` value, as `pulumi config set --secret` would write it. */
-function planWithSecret(stack: string): Promise<void> {
+async function planWithSecret(stack: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "secrets-"));
   const stackFile = join(work, `Pulumi.${stack}.yaml`);
   writeFileSync(stackFile, `${readFileSync(join(projectDir, `Pulumi.${stack}.yaml`), "utf8")}  gcp:credentials:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQ=\n`);
   const out = join(work, "out");
-  return new Promise((resolve) => {
-    execFile("node", ["-r", "./scripts/register-ts.js", "plan/cli.ts", "--stack-file", stackFile, "--out", out], { cwd: projectDir }, (error, stdout, stderr) => {
-      runs[stack] = { status: error ? (typeof error.code === "number" ? error.code : 1) : 0, stdout, stderr, out };
-      resolve();
-    });
-  });
+  runs[stack] = { ...(await planCommand("--stack-file", stackFile, "--out", out)), out };
 }
 
-// The four plans at once: each is one mostly single-threaded process.
-beforeAll(() => Promise.all(stacks.map(planWithSecret)));
+beforeAll(async () => {
+  for (const stack of stacks) await planWithSecret(stack);
+});
 
 describe.each(stacks)("the plan of %s", (stack) => {
   const secrets = [mockPassword("geo-db-password"), "placeholder-for-gcp:credentials", "v1:c2VjcmV0LWNpcGhlcnRleHQ="];

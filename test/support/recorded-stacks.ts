@@ -7,6 +7,7 @@
 import type { Recording } from "../../plan/record";
 import { readStackFile } from "../../plan/stack-file";
 import { projectDir, recordStackFile } from "../../plan/stack-recording";
+import { runPlan } from "../../plan/cli";
 
 /**
  * Pulumi captures a stack trace for every resource and promise, for debugging output the tests never
@@ -25,6 +26,24 @@ async function withoutStackTraces<T>(run: () => Promise<T>): Promise<T> {
 
 const recordings = new Map<string, Promise<Recording>>();
 
+/** The mock runtime is process-wide: one recording or plan at a time. */
+let queue: Promise<unknown> = Promise.resolve();
+function serially<T>(run: () => Promise<T>): Promise<T> {
+  const next = queue.then(run, run);
+  queue = next.catch(() => undefined);
+  return next;
+}
+
+/** `npm run plan` with `args`, in this process (plan/cli.ts), its output captured. */
+export function runPlanCommand(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return serially(async () => {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    const status = await withoutStackTraces(() => runPlan(args, { stdout: (t) => stdout.push(t), stderr: (t) => stderr.push(t) }));
+    return { status, stdout: stdout.join(""), stderr: stderr.join("") };
+  });
+}
+
 /**
  * Records the program over `Pulumi.<stack>.yaml`, with `overrides` (keys without the namespace,
  * values as they would be in the stack file) applied on top; `null` removes a key.
@@ -38,10 +57,7 @@ export function recordStack(stack: string, overrides: Record<string, unknown>): 
       if (value === null) delete file.config[fullKey];
       else file.config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
     }
-    // One recording at a time: the mock runtime is process-wide.
-    const previous = [...recordings.values()].pop() ?? Promise.resolve();
-    const record = () => withoutStackTraces(() => recordStackFile(file, stack));
-    recordings.set(key, previous.then(record, record));
+    recordings.set(key, serially(() => withoutStackTraces(() => recordStackFile(file, stack))));
   }
   return recordings.get(key)!;
 }

@@ -20,6 +20,9 @@ export async function recordStack(stack: string, overrides: Record<string, unkno
   return structuredClone(await recordedStacks.recordStack(stack, overrides));
 }
 
+/** `npm run plan` with `args` in this worker's process (pulumi already loaded): its exit code and output. */
+export const planCommand = (...args: string[]) => recordedStacks.runPlanCommand(args);
+
 export function ofType(recording: Recording, type: string): RecordedResource[] {
   return recording.resources.filter((r) => r.type === type);
 }

@@ -22,7 +22,9 @@ const regionPool = [
 function generatedStack(regionCount: number): string {
   const usMulti = parse(readFileSync(join(projectDir, "Pulumi.us-multi.yaml"), "utf8")) as { config: Record<string, unknown> };
   const regions = Object.fromEntries(regionPool.slice(0, regionCount).map((r) => [r, {}]));
-  const config = { ...usMulti.config, "geo-api-layer:regions": regions, "geo-api-layer:database": { region: regionPool[0] } };
+  // Regions on several continents share no multi-region: the pictures bucket names its own.
+  const pictures = { ...(usMulti.config["geo-api-layer:pictures"] as object), location: "US" };
+  const config = { ...usMulti.config, "geo-api-layer:regions": regions, "geo-api-layer:database": { region: regionPool[0] }, "geo-api-layer:pictures": pictures };
   const file = join(work, `Pulumi.bench-${regionCount}-regions.yaml`);
   writeFileSync(file, stringify({ config }));
   return file;

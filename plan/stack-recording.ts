@@ -3,17 +3,18 @@
  * and the tests do. One process can record many stacks: each run loads the program's modules anew
  * while libraries (@pulumi/pulumi, @pulumi/gcp) stay loaded, which is most of the start-up time.
  */
-import { join, resolve } from "path";
+import { join, resolve, sep } from "path";
 import { Recording, recordProgram } from "./record";
 import type { StackFile } from "./stack-file";
 
 export const projectDir = resolve(__dirname, "..");
-/** Kept loaded: the recorder holds the mock runtime's hooks. */
-const planDir = __dirname;
+/** The program's own modules, loaded anew for each recording; the recorder and its callers stay. */
+const programDirs = ["components", "config", "startup"].map((dir) => join(projectDir, dir) + sep);
+const programEntry = join(projectDir, "index.ts");
 
 function requireFresh(path: string): unknown {
   for (const key of Object.keys(require.cache)) {
-    if (key.startsWith(projectDir) && !key.includes("node_modules") && !key.startsWith(planDir)) delete require.cache[key];
+    if (key === programEntry || programDirs.some((dir) => key.startsWith(dir))) delete require.cache[key];
   }
   return require(path);
 }

@@ -10,6 +10,7 @@ import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
 import { adminRequests, kongEntities, regionalKongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
+import type { KongDatabaseEndpoint } from "../startup/kong-conf";
 import { firstBootBudgetSec, KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
 import { DeployCheck, RouteProbe } from "./deploy-check";
 import { GlobalLoadBalancer } from "./global-load-balancer";
@@ -154,17 +155,16 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       const loopbackEntities = kongEntities(config.services, { internalSources });
       const loopbackRequests = renderAdminRequests(adminRequests(loopbackEntities));
       const kongUrl = `http://127.0.0.1:${kong.proxyPort}`;
+      // Without a shared database, Kong's config is on the VM: its own PostgreSQL, or a declarative file.
+      const onVm: { database?: KongDatabaseEndpoint; mode: KongMode } | undefined = shared
+        ? undefined
+        : topology === "sidecar"
+          ? { database: { host: "127.0.0.1", ssl: false }, mode: { kind: "local-db", adminRequests: loopbackRequests } }
+          : { mode: { kind: "dbless", declarativeConfig: renderDeclarativeConfig(loopbackEntities) } };
       const gatewayScript = (region: string): pulumi.Input<string> => {
         if (shared) return shared.script("gateway", region, config.services, kongUrl);
-        const declarativeConfig = renderDeclarativeConfig(loopbackEntities);
-        return loadBalancerAddress.address.apply((address) =>
-          topology === "sidecar"
-            ? script("gateway", region, config.services, kongUrl, {
-                conf: kongConfFor(config, address, { host: "127.0.0.1", ssl: false }),
-                mode: { kind: "local-db", adminRequests: loopbackRequests },
-              })
-            : script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config, address), mode: { kind: "dbless", declarativeConfig } }),
-        );
+        const { database, mode } = onVm!;
+        return loadBalancerAddress.address.apply((address) => script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config, address, database), mode }));
       };
       if (shared) entities = pulumi.output(loopbackRequests);
       for (const region of config.regions) {

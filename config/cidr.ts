@@ -5,15 +5,28 @@ export interface Cidr {
   readonly prefixLength: number;
 }
 
-export function parseCidr(text: string): Cidr | undefined {
+/** An address and prefix length, host bits allowed (`10.0.0.1/24`). */
+function parseAddressAndPrefix(text: string): Cidr | undefined {
   const match = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(text);
   if (!match) return undefined;
   const octets = match.slice(1, 5).map(Number);
   const prefixLength = Number(match[5]);
   if (octets.some((o) => o > 255) || prefixLength > 32) return undefined;
-  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
-  if (base % blockSize(prefixLength) !== 0) return undefined; // host bits set, e.g. 10.0.0.1/24
-  return { base, prefixLength };
+  return { base: octets.reduce((acc, o) => acc * 256 + o, 0), prefixLength };
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const cidr = parseAddressAndPrefix(text);
+  if (!cidr || cidr.base % blockSize(cidr.prefixLength) !== 0) return undefined; // host bits set, e.g. 10.0.0.1/24
+  return cidr;
+}
+
+/** The network a CIDR with host bits set lies in: `10.0.0.1/12` → `10.0.0.0/12`; undefined if not a CIDR at all. */
+export function alignedCidr(text: string): string | undefined {
+  const cidr = parseAddressAndPrefix(text);
+  if (!cidr) return undefined;
+  const size = blockSize(cidr.prefixLength);
+  return formatCidr({ base: Math.floor(cidr.base / size) * size, prefixLength: cidr.prefixLength });
 }
 
 function blockSize(prefixLength: number): number {

@@ -3,7 +3,7 @@
  * Pure: no Pulumi, no I/O, so it runs before any resource is registered and in plain unit tests.
  */
 import { z } from "zod";
-import { formatCidr, nthSubnet, overlaps, parseCidr, reservedRanges } from "./cidr";
+import { alignedCidr, formatCidr, nthSubnet, overlaps, parseCidr, reservedRanges } from "./cidr";
 import { maxResourceName, maxTemplatePrefix, serviceAccountIdPattern, tierAccountId, tierName } from "./naming";
 import { compactRegionName, defaultRoutePrefix, knownRegions, regionInfo, zonesOf } from "./regions";
 import { checkMessengerNeeds, picturesBucketPrefix } from "./messenger";
@@ -384,18 +384,6 @@ function checkSubnets(parsed: ParsedStackConfig, regions: RegionPlan[], err: Rep
       if (overlaps(a.cidr, b.cidr)) err(b.path, `"${b.text}" overlaps ${fieldPath(a.path)} (${a.text})`);
     }),
   );
-}
-
-/** The network address of a CIDR whose host bits are set: `10.0.0.1/12` → `10.0.0.0/12`. */
-function alignedCidr(text: string): string | undefined {
-  const match = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(text);
-  if (!match) return undefined;
-  const octets = match[1].split(".").map(Number);
-  const prefixLength = Number(match[2]);
-  if (octets.some((o) => o > 255) || prefixLength > 32) return undefined;
-  const base = octets.reduce((acc, o) => acc * 256 + o, 0);
-  const size = 2 ** (32 - prefixLength);
-  return formatCidr({ base: Math.floor(base / size) * size, prefixLength });
 }
 
 /**

@@ -6,9 +6,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { basename, dirname, join, resolve } from "path";
 import type { PlanDocument } from "./document";
-
-/** The project: Pulumi.yaml and the stack files beside it. */
-const projectDir = resolve(__dirname, "..");
+import { projectDir, readStackFile } from "./stack-file";
 
 interface Options {
   stack: string;
@@ -106,7 +104,6 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const { diffPlans, renderDiffMarkdown } = require("./diff") as typeof import("./diff");
   const { stableJson, toPlanDocument } = require("./document") as typeof import("./document");
   const { checkPolicies, policyResource, policyRules } = require("../policy/rules") as typeof import("../policy/rules");
-  const { readStackFile } = require("./stack-file") as typeof import("./stack-file");
   const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
   const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
   /* eslint-enable @typescript-eslint/no-require-imports */

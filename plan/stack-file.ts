@@ -3,6 +3,9 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { parse } from "yaml";
 
+/** The project: Pulumi.yaml and the stack files beside it. */
+export const projectDir = join(__dirname, "..");
+
 /** Stands in for `gcp:project` when a stack file leaves it for the user to set. */
 export const placeholderProject = "offline-plan-project";
 

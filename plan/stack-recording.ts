@@ -3,11 +3,10 @@
  * and the tests do. One process can record many stacks: each run loads the program's modules anew
  * while libraries (@pulumi/pulumi, @pulumi/gcp) stay loaded, which is most of the start-up time.
  */
-import { join, resolve, sep } from "path";
+import { join, sep } from "path";
 import { Recording, recordProgram } from "./record";
-import type { StackFile } from "./stack-file";
+import { projectDir, StackFile } from "./stack-file";
 
-export const projectDir = resolve(__dirname, "..");
 /** The program's own modules, loaded anew for each recording; the recorder and its callers stay. */
 const programDirs = ["components", "config", "startup"].map((dir) => join(projectDir, dir) + sep);
 const programEntry = join(projectDir, "index.ts");

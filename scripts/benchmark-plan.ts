@@ -8,10 +8,10 @@
 import { spawnSync } from "child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join, resolve } from "path";
+import { join } from "path";
 import { parse, stringify } from "yaml";
+import { projectDir } from "../plan/stack-file";
 
-const projectDir = resolve(__dirname, "..");
 const runs = Number(process.argv[2] ?? 3);
 const work = mkdtempSync(join(tmpdir(), "plan-bench-"));
 const regionPool = [

@@ -2,8 +2,8 @@
  * Prints the README's region-outage table from the example stacks' recorded plans.
  * Run: node -r ./scripts/register-ts.js scripts/outage-table.ts
  */
-import { readStackFile } from "../plan/stack-file";
-import { projectDir, recordStackFile } from "../plan/stack-recording";
+import { projectDir, readStackFile } from "../plan/stack-file";
+import { recordStackFile } from "../plan/stack-recording";
 import { databaseRoles, groupRegions, outageReport, renderOutageRow } from "../plan/outage";
 
 export const exampleStacks: Record<string, string> = {

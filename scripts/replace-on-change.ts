@@ -12,8 +12,8 @@
 import { execFileSync } from "child_process";
 import { writeFileSync } from "fs";
 import { join } from "path";
-import { readStackFile } from "../plan/stack-file";
-import { projectDir, recordStackFile } from "../plan/stack-recording";
+import { projectDir, readStackFile } from "../plan/stack-file";
+import { recordStackFile } from "../plan/stack-recording";
 import { exampleStacks } from "./outage-table";
 
 const [gitDir, commit] = process.argv.slice(2);

@@ -5,8 +5,8 @@
  * recorded for one test file serves every other. Recordings are deterministic (plan/mock-cloud.ts).
  */
 import type { Recording } from "../../plan/record";
-import { readStackFile } from "../../plan/stack-file";
-import { projectDir, recordStackFile } from "../../plan/stack-recording";
+import { projectDir, readStackFile } from "../../plan/stack-file";
+import { recordStackFile } from "../../plan/stack-recording";
 import { runPlan } from "../../plan/cli";
 
 /**

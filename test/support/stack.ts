@@ -2,9 +2,9 @@
 import Module from "module";
 import { join } from "path";
 import type { RecordedResource, Recording } from "../../plan/record";
-import { readStackFile } from "../../plan/stack-file";
+import { projectDir, readStackFile } from "../../plan/stack-file";
 
-export const projectDir = join(__dirname, "..", "..");
+export { projectDir };
 
 // Node's own loader (Jest's `createRequire` returns Jest's), with TypeScript as `npm run plan` loads it.
 const nodeLoad = (Module as unknown as { _load(path: string, parent: null, isMain: false): unknown })._load;

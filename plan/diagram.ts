@@ -5,6 +5,7 @@
  * pictures bucket and who writes to it; the messenger's own database; the load balancer; the path
  * a request takes; and a legend of line styles, ports and routes.
  */
+import { kongConfValue } from "../startup/kong-conf";
 import { filesWrittenBy } from "../startup/startup-script";
 import { databaseInstances, Fleet, fleets, inputsOfType } from "./fleet";
 import { kongRouteTargets } from "./outage";
@@ -26,21 +27,18 @@ function appDatabase(script: string, service: string): string | undefined {
   return /^DB_URL="?jdbc:[a-z]+:\/\/([^/"]+)/m.exec(section)?.[1];
 }
 
-/** The setting `key` of a kong.conf. */
-const setting = (conf: string, key: string) => new RegExp(`^${key} = (.*)$`, "m").exec(conf)?.[1];
-
 /** How Kong on a gateway VM keeps its config, from what the boot script writes and runs. */
 function kongOnVm(script: string): string {
   const conf = filesWrittenBy(script)["/etc/kong/kong.conf"] ?? "";
-  if (setting(conf, "database") === "off") return "declarative";
-  return setting(conf, "pg_host") === "127.0.0.1" ? "local-postgres" : "shared";
+  if (kongConfValue(conf, "database") === "off") return "declarative";
+  return kongConfValue(conf, "pg_host") === "127.0.0.1" ? "local-postgres" : "shared";
 }
 
 /** The legend: line styles, Kong's ports and each service's, and which routes reach which service. */
 function legend(resources: RecordedResource[], groups: Fleet[], migratorScript: string | undefined): string[] {
   const withKong = groups.find((g) => g.role === "gateway" || g.role === "kong-tier");
   const conf = withKong ? (filesWrittenBy(withKong.script)["/etc/kong/kong.conf"] ?? "") : "";
-  const port = (key: string) => setting(conf, key)?.split(":").pop();
+  const port = (key: string) => kongConfValue(conf, key)?.split(":").pop();
   // Standalone's Kong forwards to internal load balancers: their forwarding rule names the tier.
   const rules = inputsOfType(resources, "compute/forwardingRule:ForwardingRule");
   const targets = [...groups.map((g) => g.script), ...(migratorScript ? [migratorScript] : [])].flatMap(kongRouteTargets).map((t) => {

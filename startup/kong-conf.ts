@@ -98,6 +98,11 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
   return settings;
 }
 
+/** A setting's value in a rendered kong.conf, as renderKongConf writes it (`key = value`). */
+export function kongConfValue(conf: string, key: string): string | undefined {
+  return new RegExp(`^${key} = (.*)$`, "m").exec(conf)?.[1];
+}
+
 export function renderKongConf(input: KongConfInput): string {
   const lines = kongConfSettings(input).map(([key, value]) => `${key} = ${value}`);
   return ["# Rendered by geo-api-layer (startup/kong-conf.ts); the password is a reference to /etc/kong/kong.env.", ...lines, ""].join("\n");

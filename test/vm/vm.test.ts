@@ -8,7 +8,7 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { fleets, inputsOfType } from "../../plan/fleet";
 import { filesWrittenBy } from "../../startup/startup-script";
-import { kongPasswordVariable } from "../../startup/kong-conf";
+import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
 import { recordStack } from "../support/stack";
 import { baseRootfs, Boot, harnessUnavailable, prepareStandins, Standins, Vm, VmSpec } from "./harness";
 
@@ -96,11 +96,10 @@ function secretsOf(script: string): Record<string, string> {
 }
 
 const kongConf = (script: string) => filesWrittenBy(script)["/etc/kong/kong.conf"] ?? "";
-const setting = (conf: string, key: string) => new RegExp(`^${key} = (.*)$`, "m").exec(conf)?.[1];
 
 /** A stand-in Cloud SQL at the script's pg_host, expecting the password from Secret Manager. */
 function cloudSql(databaseDir: string, script: string, state: Record<string, unknown>): string {
-  const dir = join(databaseDir, setting(kongConf(script), "pg_host")!);
+  const dir = join(databaseDir, kongConfValue(kongConf(script), "pg_host")!);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, "state.json"), JSON.stringify({ password: kongPassword, ...state }));
@@ -118,7 +117,7 @@ const proxyProbePath = "/harness-probe";
  * <load balancer>`) and one straight from a client; the address Kong logs for each.
  */
 function forwardedRequests(conf: string, loadBalancer: string): NonNullable<VmSpec["forwarded"]> {
-  const port = Number(setting(conf, "proxy_listen")!.split(":")[1]);
+  const port = Number(kongConfValue(conf, "proxy_listen")!.split(":")[1]);
   const frontEnd = "35.191.0.9";
   return [
     { source: frontEnd, port, path: "/harness-forwarded/client", xff: `198.51.100.7, ${loadBalancer}`, logged: "198.51.100.7" },
@@ -129,7 +128,7 @@ function forwardedRequests(conf: string, loadBalancer: string): NonNullable<VmSp
 
 /** A VM running `script`; `services` when the echo service runs on it. */
 function vmFor(name: string, script: string, databaseDir: string, roles: Roles, services: boolean, extra: Partial<VmSpec> = {}): Vm {
-  const port = (key: string) => setting(kongConf(script), key)?.split(":")[1];
+  const port = (key: string) => kongConfValue(kongConf(script), key)?.split(":")[1];
   const status = port("status_listen");
   const kongReady = `http://127.0.0.1:${status}/status/ready`;
   const spec: VmSpec = {

@@ -9,7 +9,7 @@ import { picturesListerRoleId, secretResourceName, tierAccountId, tierName } fro
 import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
-import { adminRequests, kongEntities, regionalKongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
+import { adminRequests, kongEntities, regionalKongEntities, RegionalEndpoints, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
 import type { KongDatabaseEndpoint } from "../startup/kong-conf";
 import { firstBootBudgetSec, KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
 import { DeployCheck, RouteProbe } from "./deploy-check";
@@ -22,11 +22,16 @@ import { Network } from "./network";
 import { PicturesBucket } from "./pictures-bucket";
 import { RegionalTier } from "./regional-tier";
 import { StandaloneRegion } from "./standalone-region";
-import { firewallPorts, isColocated, kongConfFor, kongLiveness, kongProxyPortName, loadBalancerHealthCheck } from "./topology";
+import { firewallPorts, isColocated, kongConfFor, kongHealth, kongProxyPortName, loadBalancerHealthCheck } from "./topology";
 
 export interface GeoApiLayerArgs {
   /** The stack's validated config (config/validate.ts). */
   config: StackConfig;
+}
+
+/** A region's Kong routes: its route prefix and its service tiers' addresses. */
+function regionalEndpoints(region: StackConfig["regions"][number], serviceAddresses: Record<string, string>): RegionalEndpoints {
+  return { region: region.name, routePrefix: region.routePrefix, shortName: region.shortName, serviceAddresses };
 }
 
 /** Debian codename of each supported image, for Kong's apt repository. */
@@ -79,7 +84,14 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         role,
         region,
         debianCodename: debianCodenames[config.image],
-        kong: kongOnVm && { ...kongOnVm, version: kong.version, packageRepository: kong.packageRepository, statusPort: kong.statusPort, adminPort: kongAdminPort },
+        kong: kongOnVm && {
+          ...kongOnVm,
+          version: kong.version,
+          packageRepository: kong.packageRepository,
+          proxyPort: kong.proxyPort,
+          statusPort: kong.statusPort,
+          adminPort: kongAdminPort,
+        },
         services,
         kongUrl,
         project: config.project,
@@ -111,8 +123,18 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       | {
           database: KongDatabase;
           passwordSecretId: pulumi.Output<string>;
-          /** The boot script of a VM whose Kong uses the shared database (`shared-db` or `migrator` mode). */
-          script: (role: string, region: string, services: ServiceConfig[], kongUrl: string, adminRequests?: pulumi.Input<string>) => pulumi.Output<string>;
+          /**
+           * The boot script of a VM whose Kong uses the shared database: the migrator's with
+           * `adminRequests`, else a gateway's, which starts from `fallbackConfig` when given and the
+           * database does not answer.
+           */
+          script: (
+            role: string,
+            region: string,
+            services: ServiceConfig[],
+            kongUrl: string,
+            entities?: { adminRequests: pulumi.Input<string> } | { fallbackConfig: pulumi.Input<string> },
+          ) => pulumi.Output<string>;
         }
       | undefined;
     if (config.database) {
@@ -129,19 +151,38 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         { parent: this },
       );
       const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
-      const conf = pulumi
-        .all([loadBalancerAddress.address, database.host, database.readReplicaHost])
-        .apply(([address, host, readReplicaHost]) => kongConfFor(config, address, { host, readReplicaHost, ssl: true }));
+      const { replica, maxReplicaLagSec } = config.database;
+      // Only the replica's own region reads from it: Kong has no fallback from it to the primary.
+      const confIn = (region: string) =>
+        pulumi
+          .all([loadBalancerAddress.address, database.host, database.readReplicaHost])
+          .apply(([address, host, replicaHost]) =>
+            kongConfFor(config, address, {
+              host,
+              ssl: true,
+              ...(replicaHost && replica?.region === region ? { readReplica: { host: replicaHost, maxLagSec: maxReplicaLagSec } } : {}),
+            }),
+          );
       shared = {
         database,
         passwordSecretId,
-        script: (role, region, services, kongUrl, adminRequests) =>
-          pulumi.all([conf, passwordSecretId, adminRequests]).apply(([c, passwordSecret, requests]) =>
-            script(role, region, services, kongUrl, {
-              conf: c,
-              mode: requests === undefined ? { kind: "shared-db", passwordSecret } : { kind: "migrator", passwordSecret, adminRequests: requests },
-            }),
-          ),
+        script: (role, region, services, kongUrl, entities) =>
+          pulumi
+            .all([
+              confIn(region),
+              passwordSecretId,
+              entities && "adminRequests" in entities ? entities.adminRequests : undefined,
+              entities && "fallbackConfig" in entities ? entities.fallbackConfig : undefined,
+            ])
+            .apply(([conf, passwordSecret, requests, fallbackConfig]) =>
+              script(role, region, services, kongUrl, {
+                conf,
+                mode:
+                  requests === undefined
+                    ? { kind: "shared-db", passwordSecret, ...(fallbackConfig === undefined ? {} : { fallbackConfig }) }
+                    : { kind: "migrator", passwordSecret, adminRequests: requests },
+              }),
+            ),
       };
     }
 
@@ -162,7 +203,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           ? { database: { host: "127.0.0.1", ssl: false }, mode: { kind: "local-db", adminRequests: loopbackRequests } }
           : { mode: { kind: "dbless", declarativeConfig: renderDeclarativeConfig(loopbackEntities) } };
       const gatewayScript = (region: string): pulumi.Input<string> => {
-        if (shared) return shared.script("gateway", region, config.services, kongUrl);
+        if (shared) return shared.script("gateway", region, config.services, kongUrl, { fallbackConfig: renderDeclarativeConfig(loopbackEntities) });
         const { database, mode } = onVm!;
         return loadBalancerAddress.address.apply((address) => script("gateway", region, config.services, kongUrl, { conf: kongConfFor(config, address, database), mode }));
       };
@@ -180,7 +221,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             startupScript: gatewayScript(region.name),
             secretIds: [...(shared ? [shared.passwordSecretId] : []), ...serviceSecretIds(config.services)],
             namedPorts: [{ name: kongProxyPortName, port: kong.proxyPort }],
-            autohealing: kongLiveness(kong.statusPort),
+            autohealing: kongHealth(kong.proxyPort),
             labels: resourceLabels(stack, "regional-tier"),
           },
           { parent: this },
@@ -205,8 +246,13 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             proxySubnet: network.proxySubnets[region.name],
             timeoutSec: config.loadBalancer.timeoutSec,
             proxyPort: kong.proxyPort,
-            statusPort: kong.statusPort,
-            kongScript: shared!.script("kong-tier", region.name, [], ""),
+            // Without its database at boot, the Kong tier starts from its own region's routes.
+            kongScript: (serviceAddresses) =>
+              shared!.script("kong-tier", region.name, [], "", {
+                fallbackConfig: pulumi
+                  .all(serviceAddresses)
+                  .apply((addresses) => renderDeclarativeConfig(regionalKongEntities(config.services, [regionalEndpoints(region, addresses)], { internalSources }))),
+              }),
             kongSecretIds: [shared!.passwordSecretId],
             serviceScript: (service, kongUrl) => script("service-tier", region.name, [service], kongUrl),
             serviceSecretIds: (service) => serviceSecretIds([service]),
@@ -226,7 +272,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             adminRequests(
               regionalKongEntities(
                 config.services,
-                regions.map(({ region }, i) => ({ region: region.name, routePrefix: region.routePrefix, shortName: region.shortName, serviceAddresses: addresses[i] })),
+                regions.map(({ region }, i) => regionalEndpoints(region, addresses[i])),
                 { internalSources },
               ),
             ),
@@ -261,7 +307,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           zone: config.database.zone,
           image: config.image,
           subnetwork: network.subnets[config.database.region].selfLink,
-          startupScript: shared.script("migrator", config.database.region, [], "", entities),
+          startupScript: shared.script("migrator", config.database.region, [], "", { adminRequests: entities }),
           passwordSecretId: shared.passwordSecretId,
           labels: resourceLabels(stack, "kong-migrator"),
           apis: network.apis,

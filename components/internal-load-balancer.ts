@@ -1,6 +1,7 @@
 /**
- * InternalLoadBalancer: a regional internal load balancer in front of one tier, at a reserved
- * address, so the tier's callers in the same region keep one stable endpoint.
+ * InternalLoadBalancer: a regional internal load balancer in front of one tier, at an address
+ * reserved beforehand (reserveInternalAddress), so the tier's callers in the same region keep one
+ * stable endpoint, and may know it before the tier exists.
  *
  * `passthrough` (TCP, balancing mode CONNECTION) keeps the caller's own address, which Kong's
  * `ip-restriction` on internal routes depends on. `application` (Envoy, HTTP, UTILIZATION) is for
@@ -11,9 +12,24 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 
+/** An internal address for a tier's load balancer: `<tierName>-ilb`. */
+export function reserveInternalAddress(
+  name: string,
+  args: { tierName: string; region: string; subnetwork: pulumi.Input<string>; labels: Record<string, string> },
+  opts: pulumi.CustomResourceOptions,
+): gcp.compute.Address {
+  return new gcp.compute.Address(
+    name,
+    { name: `${args.tierName}-ilb`, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork, labels: args.labels },
+    opts,
+  );
+}
+
 export interface InternalLoadBalancerArgs {
   /** Base of the resource names, the tier's name. */
   tierName: string;
+  /** Its address (reserveInternalAddress). */
+  address: pulumi.Input<string>;
   region: string;
   network: pulumi.Input<string>;
   subnetwork: pulumi.Input<string>;
@@ -45,11 +61,6 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
     super("geo-api-layer:loadbalancer:InternalLoadBalancer", name, {}, opts);
     const { kind } = args;
     const resourceName = `${args.tierName}-ilb`;
-    const address = new gcp.compute.Address(
-      `${name}-address`,
-      { name: resourceName, region: args.region, addressType: "INTERNAL", subnetwork: args.subnetwork, labels: args.labels },
-      { parent: this },
-    );
     const healthCheck = new gcp.compute.RegionHealthCheck(
       `${name}-health`,
       {
@@ -64,7 +75,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
       { parent: this, dependsOn: args.apis },
     );
     const common = { name: resourceName, region: args.region, healthChecks: healthCheck.id, connectionDrainingTimeoutSec: 30 };
-    const rule = { name: resourceName, region: args.region, ipAddress: address.address, network: args.network, subnetwork: args.subnetwork, labels: args.labels };
+    const rule = { name: resourceName, region: args.region, ipAddress: args.address, network: args.network, subnetwork: args.subnetwork, labels: args.labels };
     if (kind.type === "passthrough") {
       const backend = new gcp.compute.RegionBackendService(
         `${name}-backend`,
@@ -102,7 +113,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
         { parent: this, dependsOn: [kind.proxySubnet] },
       );
     }
-    this.address = address.address;
+    this.address = pulumi.output(args.address);
     this.registerOutputs({ address: this.address });
   }
 }

@@ -7,9 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ServiceConfig } from "../config/schema";
 import { tierAccountId, tierName } from "../config/naming";
 import type { RegionPlan } from "../config/validate";
-import { InternalLoadBalancer, InternalLoadBalancerArgs } from "./internal-load-balancer";
+import { InternalLoadBalancer, InternalLoadBalancerArgs, reserveInternalAddress } from "./internal-load-balancer";
 import { RegionalTier, RegionalTierArgs } from "./regional-tier";
-import { kongLiveness, kongProxyPortName } from "./topology";
+import { kongHealth, kongProxyPortName } from "./topology";
 
 /** The tier settings every tier of the stack shares. */
 export type SharedTierArgs = Pick<
@@ -31,9 +31,8 @@ export interface StandaloneRegionArgs {
   /** The global load balancer's backend timeout, which the entry tier's internal one keeps. */
   timeoutSec: number;
   proxyPort: number;
-  statusPort: number;
-  /** The Kong tier's boot script. */
-  kongScript: pulumi.Input<string>;
+  /** The Kong tier's boot script, given the address of each service tier's internal load balancer. */
+  kongScript: (serviceAddresses: Record<string, pulumi.Output<string>>) => pulumi.Input<string>;
   /** Secrets the Kong tier reads (the database password). */
   kongSecretIds: pulumi.Input<string>[];
   /** A service tier's boot script, given the URL of this region's Kong with its route prefix. */
@@ -66,7 +65,14 @@ export class StandaloneRegion extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-    const ilb = (role: string, group: RegionalTier, port: number, healthCheck: { port: number; path: string }) => {
+    // Reserved first: the Kong tier's fallback config names the service tiers' addresses.
+    const address = (role: string) =>
+      reserveInternalAddress(
+        `${name}-${role}-ilb-address`,
+        { tierName: tierName(prefix, region.name, role), region: region.name, subnetwork: args.subnetwork, labels: args.tier.labels },
+        { parent: this },
+      ).address;
+    const ilb = (role: string, group: RegionalTier, port: number, healthCheck: { port: number; path: string }, reserved: pulumi.Output<string>) => {
       // The entry tier's group is also a backend of the global load balancer (UTILIZATION), so its
       // internal one must balance by the same mode; every other tier keeps its callers' addresses.
       const kind: InternalLoadBalancerArgs["kind"] =
@@ -77,6 +83,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
         `${name}-${role}-ilb`,
         {
           tierName: tierName(prefix, region.name, role),
+          address: reserved,
           region: region.name,
           network: args.network,
           subnetwork: args.subnetwork,
@@ -91,16 +98,17 @@ export class StandaloneRegion extends pulumi.ComponentResource {
       );
     };
 
-    const liveness = kongLiveness(args.statusPort);
+    const serviceAddresses = Object.fromEntries(args.services.map((service) => [service.name, address(service.name)]));
+    const health = kongHealth(args.proxyPort);
     const kong = tier("kong", "Kong tier", {
-      startupScript: args.kongScript,
+      startupScript: args.kongScript(serviceAddresses),
       secretIds: args.kongSecretIds,
       namedPorts: [{ name: kongProxyPortName, port: args.proxyPort }],
-      autohealing: liveness,
+      autohealing: health,
     });
-    this.kongAddress = ilb("kong", kong, args.proxyPort, liveness).address;
+    this.kongAddress = ilb("kong", kong, args.proxyPort, health, address("kong")).address;
     this.tiers = { kong };
-    this.serviceAddresses = {};
+    this.serviceAddresses = serviceAddresses;
     for (const service of args.services) {
       const health = { port: service.port, path: service.healthPath };
       const serviceTier = tier(service.name, `${service.name} tier`, {
@@ -112,7 +120,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
         autohealing: health,
       });
       this.tiers[service.name] = serviceTier;
-      this.serviceAddresses[service.name] = ilb(service.name, serviceTier, service.port, health).address;
+      ilb(service.name, serviceTier, service.port, health, serviceAddresses[service.name]);
     }
     this.registerOutputs({ kongAddress: this.kongAddress, serviceAddresses: this.serviceAddresses, tiers: this.tiers });
   }

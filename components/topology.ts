@@ -8,6 +8,7 @@ import { kongAdminPort } from "../config/validate";
 import { googleFrontEndRanges } from "../config/google-ranges";
 import { KongDatabaseEndpoint, renderKongConf } from "../startup/kong-conf";
 import { declarativeConfigPath } from "../startup/startup-script";
+import { kongHealthPath } from "../startup/kong-entities";
 
 export interface HealthCheckTarget {
   port: number;
@@ -17,28 +18,22 @@ export interface HealthCheckTarget {
 /** Named port of Kong's groups; the global backend service's `portName` must be the same. */
 export const kongProxyPortName = "kong-proxy";
 
-/** Kong's liveness on its status port: every Kong group's autohealing check. */
-export function kongLiveness(statusPort: number): HealthCheckTarget {
-  return { port: statusPort, path: "/status" };
+/**
+ * Kong's health route on its proxy port (kongHealthPath): every check of a Kong group, the load
+ * balancers' and autohealing's. It touches no database, so a node keeps passing it while the
+ * shared database's region is dark and it proxies from its cache, and it passes only once the
+ * node's routes are loaded.
+ */
+export function kongHealth(proxyPort: number): HealthCheckTarget {
+  return { port: proxyPort, path: kongHealthPath };
 }
 
 /**
- * What the global load balancer checks. shared-db: liveness, because Kong keeps proxying from its
- * cache while the shared database is away, and readiness would take every region out at once.
- * sidecar and dbless: readiness, which only this VM's own database or loaded config decides.
- * standalone: the user-facing service itself, which the load balancer fronts directly.
+ * What the global load balancer checks: Kong's health route where Kong faces it; in standalone,
+ * the user-facing service itself, which the load balancer fronts directly.
  */
 export function loadBalancerHealthCheck(config: StackConfig): HealthCheckTarget {
-  const status = config.kong.statusPort;
-  switch (config.topology) {
-    case "shared-db":
-      return kongLiveness(status);
-    case "sidecar":
-    case "dbless":
-      return { port: status, path: "/status/ready" };
-    case "standalone":
-      return { port: config.entryService.port, path: config.entryService.healthPath };
-  }
+  return isColocated(config.topology) ? kongHealth(config.kong.proxyPort) : { port: config.entryService.port, path: config.entryService.healthPath };
 }
 
 /** Kong runs on the same VMs as the services (one tier per region). */
@@ -47,12 +42,13 @@ export function isColocated(topology: Topology): boolean {
 }
 
 export function firewallPorts(config: StackConfig): { loadBalancer: number[]; internal: number[] } {
-  const kong = [config.kong.proxyPort, config.kong.statusPort];
-  if (isColocated(config.topology)) return { loadBalancer: kong, internal: [config.kong.proxyPort] };
+  // Kong's health checks probe its proxy port too; its status listener is on loopback.
+  const kong = config.kong.proxyPort;
+  if (isColocated(config.topology)) return { loadBalancer: [kong], internal: [kong] };
   // Standalone: the global load balancer reaches the entry tier, internal load balancers and their
   // health checks (from the same Google ranges) reach every tier.
   const servicePorts = config.services.map((s: ServiceConfig) => s.port);
-  return { loadBalancer: [...kong, ...servicePorts], internal: [config.kong.proxyPort, ...servicePorts] };
+  return { loadBalancer: [kong, ...servicePorts], internal: [kong, ...servicePorts] };
 }
 
 /**

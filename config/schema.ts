@@ -125,7 +125,7 @@ export const StackConfigSchema = z.strictObject({
       version: z.string().regex(/^3\.9\.\d+$/, "an open-source Kong 3.9.x release such as 3.9.1").default("3.9.1"),
       /** @default 8000 */
       proxyPort: z.number().int().min(1024).max(65535).default(8000),
-      /** Status listener for the load balancer's and autohealing's health checks. @default 8100 */
+      /** Kong's status listener, on loopback: the boot script's readiness checks. @default 8100 */
       statusPort: z.number().int().min(1024).max(65535).default(8100),
       /** @default "128m" */
       memCacheSize: z.string().regex(/^\d+[km]$/, "a size such as 128m").default("128m"),
@@ -156,8 +156,13 @@ export const StackConfigSchema = z.strictObject({
       tier: z.string().default("db-custom-2-7680"),
       /** Standby in a second zone (`availabilityType: REGIONAL`). @default true */
       highAvailability: z.boolean().default(true),
-      /** Region of a cross-region read replica that Kong reads through `pg_ro_host`. @default none */
+      /** Region of a cross-region read replica, which the gateways of that region read through `pg_ro_host`. @default none */
       replicaRegion: z.string().optional(),
+      /**
+       * The replica's replication lag that Kong's nodes reading it allow for (`db_update_propagation`):
+       * they read a change back only this long after it was made. @default 10
+       */
+      maxReplicaLagSec: z.number().int().min(1).max(300).default(10),
       /** @default 20 */
       diskSizeGb: z.number().int().min(10).max(65536).default(20),
       /** UTC "HH:MM" start of the daily backup. @default "03:00" */

@@ -5,6 +5,8 @@
  */
 import { parse } from "yaml";
 import { filesWrittenBy } from "../startup/startup-script";
+import { fallbackConfigPath } from "../startup/kong-fallback";
+import { entitiesFromAdminRequests } from "../startup/kong-entities";
 import { databaseInstances, fleets, Inputs, inputsOfType } from "./fleet";
 import type { RecordedResource } from "./record";
 
@@ -38,25 +40,18 @@ export interface OutageReport {
   newVms: boolean;
 }
 
-/** Kong's routes and where they forward, from the entities a VM or the migrator writes. */
+/**
+ * Kong's routes to services and where they forward, from the entities a VM or the migrator writes;
+ * routes without a service (Kong's health route, answered by a plugin) forward nowhere.
+ */
 export function kongRouteTargets(script: string): KongRouteTarget[] {
   const files = filesWrittenBy(script);
   const declarative = files["/etc/kong/kong.yaml"];
-  const services: Inputs[] = [];
-  if (declarative) services.push(...(parse(declarative) as Inputs).services);
   const requests = files["/etc/kong/admin-requests.tsv"];
-  if (requests) {
-    const bodies = requests.trim().split("\n").map((line) => {
-      const [, path, body] = line.split("\t");
-      return { path, body: JSON.parse(body) };
-    });
-    for (const s of bodies.filter((r) => r.path.startsWith("/services/"))) {
-      const routes = bodies
-        .filter((r) => r.path.startsWith("/routes/") && r.body.service.name === s.body.name)
-        .map((r) => ({ ...r.body, plugins: bodies.filter((p) => p.path.startsWith("/plugins/") && p.body.route.name === r.body.name).map((p) => p.body) }));
-      services.push({ ...s.body, routes });
-    }
-  }
+  const services: Inputs[] = [
+    ...(declarative ? (parse(declarative) as Inputs).services : []),
+    ...(requests ? entitiesFromAdminRequests(requests).services : []),
+  ];
   return services.flatMap((service) =>
     service.routes.map((route: Inputs) => ({
       route: route.name,
@@ -75,7 +70,7 @@ export function outageReport(resources: RecordedResource[], lostRegion: string):
   const entryGroups = groups.filter((g) => g.loadBalanced);
   // Internal load balancer address to the region of the tier behind it.
   const ilbRegion = new Map<string, string>(inputsOfType(resources, "compute/forwardingRule:ForwardingRule").map((f) => [f.ipAddress, f.region]));
-  const { primary, replica } = databaseInstances(resources);
+  const { primary } = databaseInstances(resources);
   const migrator = inputsOfType(resources, "compute/instance:Instance")[0];
   const routes: RouteStatus[] = [];
 
@@ -97,10 +92,12 @@ export function outageReport(resources: RecordedResource[], lostRegion: string):
       routes.push({ route: target.route, paths: target.paths, entry: "regional", servedFrom: alive(region) && kongThere ? [region] : [] });
     }
   }
-  // Writes (and `kong migrations list`) go to the primary; with a replica, Kong reads entities
-  // through pg_ro_host, so the replica's region is a dependency too.
-  const databaseUp = (!primary || alive(primary.region)) && (!replica || alive(replica.region));
-  return { lostRegion, routes, configChanges: databaseUp, newVms: databaseUp };
+  // Writes (and `kong migrations list`) go to the primary. Only the replica's own region reads
+  // from it, so losing it loses nothing its region's loss did not. A gateway with a fallback
+  // config starts without its database.
+  const primaryUp = !primary || alive(primary.region);
+  const startsWithoutDatabase = groups.filter((g) => g.role !== "service-tier").every((g) => filesWrittenBy(g.script)[fallbackConfigPath] !== undefined);
+  return { lostRegion, routes, configChanges: primaryUp, newVms: primaryUp || startsWithoutDatabase };
 }
 
 /**

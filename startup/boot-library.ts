@@ -74,12 +74,13 @@ write_unit() {
 
 metadata() { curl -fsS --retry 5 -H "Metadata-Flavor: Google" "$METADATA/$1"; }
 
-# wait_http NAME URL: until URL answers 2xx, within the boot budget.
+# wait_http NAME URL: until URL answers 2xx, within the boot budget; every second, since a local
+# request costs nothing and each second of waiting is a second the VM does not serve.
 wait_http() {
   log "waiting for $1 at $2"
   until curl -fs -o /dev/null --max-time 5 "$2"; do
     within_budget "$1 not ready at $2 within $BOOT_BUDGET_SEC s of boot"
-    sleep "\${GEO_API_LAYER_POLL_SEC:-5}"
+    sleep "\${GEO_API_LAYER_POLL_SEC:-1}"
   done
   log "$1 is ready"
 }
@@ -157,23 +158,67 @@ run_migrations() {
 `;
 
 /**
- * A gateway on the shared database: only the migrator migrates; everyone else waits, bounded, until
- * Kong itself would start: kong/init.lua at 3.9.1 refuses a database that needs bootstrapping or has
- * new migrations, and starts (with a warning) on pending ones, which the migrator finishes.
+ * Whether Kong itself would start on the database, from \`kong migrations list\`'s status and
+ * output: kong/init.lua at 3.9.1 refuses a database that needs bootstrapping or has new migrations,
+ * and starts (with a warning) on pending ones, which the migrator finishes.
  */
-export const waitForMigrationsFunctions = `
+export const schemaCheckFunction = `
+# schema_allows_start STATUS OUTPUT
+schema_allows_start() {
+  (($1 == 0)) || { (($1 == 4)) && ! grep -q "New migrations available" <<<"$2"; }
+}
+`;
+
+/**
+ * A gateway on the shared database: only the migrator migrates; everyone else waits, bounded, until
+ * Kong would start. Where the script sets DATABASE_GRACE_SEC (fallbackFunctions), a database that
+ * does not answer at all (any status but 3, 4 and 5, which mean it answers and the migrator has work
+ * to do) for that long ends the wait with 1.
+ */
+export const waitForMigrationsFunctions = `${schemaCheckFunction}
 wait_for_migrations() {
-  local status output
+  local status output asked_at silent_since=""
   log "waiting for the migrator to bring Kong's database schema up to date"
   while true; do
     status=0
+    asked_at=$SECONDS
     output=$(kong_cli migrations list 2>&1) || status=$?
-    if ((status == 0)); then break; fi
-    if ((status == 4)) && ! grep -q "New migrations available" <<<"$output"; then break; fi
+    if schema_allows_start "$status" "$output"; then break; fi
+    if ((status >= 3 && status <= 5)); then
+      silent_since=""
+    else
+      silent_since=\${silent_since:-$asked_at}
+      if [[ -n \${DATABASE_GRACE_SEC:-} ]] && ((SECONDS - silent_since >= DATABASE_GRACE_SEC)); then
+        log "Kong's database does not answer (kong migrations list: $status: $(tail -n 1 <<<"$output"))"
+        return 1
+      fi
+    fi
     within_budget "Kong's database schema still not up to date (kong migrations list: $status) after $BOOT_BUDGET_SEC s"
     sleep "\${GEO_API_LAYER_POLL_SEC:-10}"
   done
   log "Kong's database schema is up to date (kong migrations list: $status)"
+}
+`;
+
+/**
+ * A gateway that can start without its database: Kong on the database when it answers within the
+ * grace period, else DB-less from the fallback declarative config (the same entities), through a
+ * drop-in in /run that a reboot forgets, so every boot decides anew.
+ */
+export const fallbackFunctions = (dropIn: string, fallbackConfig: string) => `
+readonly DATABASE_GRACE_SEC="\${GEO_API_LAYER_DATABASE_GRACE_SEC:-30}"
+on_fallback=0
+
+choose_kong_database() {
+  if wait_for_migrations; then
+    rm -f "$ROOT${dropIn}"
+  else
+    log "starting Kong without its database, from ${fallbackConfig}; it goes back onto the database once that answers"
+    mkdir -p "$ROOT${dropIn.slice(0, dropIn.lastIndexOf("/"))}"
+    printf '[Service]\nEnvironment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=%s\n' ${fallbackConfig} >"$ROOT${dropIn}"
+    on_fallback=1
+  fi
+  systemctl daemon-reload
 }
 `;
 

@@ -28,8 +28,12 @@ export interface KongDatabaseEndpoint {
   host: string;
   /** Cloud SQL is ENCRYPTED_ONLY; a PostgreSQL on loopback needs no TLS. */
   ssl: boolean;
-  /** Read replica Kong reads from through `pg_ro_host`; writes stay on `host`. */
-  readReplicaHost?: string;
+  /**
+   * A read replica in the node's own region, which Kong reads through `pg_ro_host` (writes and the
+   * CLI stay on `host`). Kong never falls back from it to the primary (kong/db/strategies/postgres/
+   * connector.lua at 3.9.1), so only nodes of the replica's region read from it.
+   */
+  readReplica?: { host: string; maxLagSec: number };
 }
 
 export interface KongConfInput {
@@ -50,7 +54,9 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
     // Loopback only: the Admin API can rewrite every route and has no authentication in OSS.
     ["admin_listen", `127.0.0.1:${input.adminPort}`],
     ["proxy_listen", `0.0.0.0:${input.proxyPort}`],
-    ["status_listen", `0.0.0.0:${input.statusPort}`],
+    // Loopback: health checks probe Kong's health route on the proxy port (kongHealthPath); the
+    // status API connects to the database on every request and is for the boot script only.
+    ["status_listen", `127.0.0.1:${input.statusPort}`],
     // Kong Manager listens on 0.0.0.0:8002 and 8445 by default, even in OSS (kong_defaults.lua).
     ["admin_gui_listen", "off"],
     ["proxy_access_log", kongAccessLog],
@@ -83,12 +89,14 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
       // Cached entities never expire; invalidations come through the cluster events table.
       ["db_cache_ttl", "0"],
     );
-    if (input.database.readReplicaHost) {
+    if (input.database.readReplica) {
       settings.push(
-        ["pg_ro_host", input.database.readReplicaHost],
+        ["pg_ro_host", input.database.readReplica.host],
         ["pg_ro_ssl", "on"],
-        // Replica lag budget: nodes wait this long before reading an invalidated entity back.
-        ["db_update_propagation", "2"],
+        // Nodes wait this long after a change before reading it back from the asynchronous
+        // replica; shorter than its lag, they would cache the old entity until the next change
+        // (db_cache_ttl = 0; kong.conf.default).
+        ["db_update_propagation", String(input.database.readReplica.maxLagSec)],
       );
     }
   } else {

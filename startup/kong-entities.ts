@@ -36,19 +36,60 @@ export interface KongService {
   routes: KongRoute[];
 }
 
+/** Kong's entities for a node: services with their routes, and routes that need no service. */
+export interface KongEntities {
+  services: KongService[];
+  /** Answered by a plugin on Kong itself: the health route. */
+  routes: KongRoute[];
+}
+
+/**
+ * The path health checks probe on Kong's proxy port. Kong's `/status` and `/status/ready` connect to
+ * the database on every request (kong/api/routes/health.lua, kong/status/ready.lua at 3.9.1), so a
+ * check on them fails on every node of every region when the shared database's region goes dark.
+ * This route is answered by Kong's bundled request-termination plugin from the node's router and
+ * plugins iterator, which touch no database; it answers only once the node's routes are loaded
+ * (a router built with zero routes would make `/status/ready` pass before any route exists).
+ */
+export const kongHealthPath = "/geo-api-layer/health";
+const kongHealthRouteName = "geo-api-layer-health";
+
+function kongHealthRoute(): KongRoute {
+  return {
+    name: kongHealthRouteName,
+    paths: [kongHealthPath],
+    methods: ["GET", "HEAD"],
+    protocols: ["http", "https"],
+    strip_path: false,
+    preserve_host: false,
+    tags: [managedTag],
+    plugins: [
+      {
+        id: deterministicUuid(`request-termination:${kongHealthRouteName}`),
+        name: "request-termination",
+        config: { status_code: 200, message: "serving" },
+        tags: [managedTag],
+      },
+    ],
+  };
+}
+
 export interface KongEntityOptions {
   /** Address ranges allowed on internal routes besides loopback: the VPC's subnets. */
   internalSources: string[];
 }
 
 /** Kong and the services on the same VM: each service on loopback, its routes as configured. */
-export function kongEntities(services: ServiceConfig[], options: KongEntityOptions): KongService[] {
-  return services.map((service) => ({
-    name: service.name,
-    url: `http://127.0.0.1:${service.port}`,
-    tags: [managedTag],
-    routes: service.routes.map((route) => kongRoute(route.name, route.paths, route, options)),
-  }));
+export function kongEntities(services: ServiceConfig[], options: KongEntityOptions): KongEntities {
+  return {
+    services: services.map((service) => ({
+      name: service.name,
+      url: `http://127.0.0.1:${service.port}`,
+      tags: [managedTag],
+      routes: service.routes.map((route) => kongRoute(route.name, route.paths, route, options)),
+    })),
+    routes: [kongHealthRoute()],
+  };
 }
 
 export interface RegionalEndpoints {
@@ -66,8 +107,8 @@ export interface RegionalEndpoints {
  * tier. A Kong service per route path carries the original path, so `/api/us/east/upload` reaches
  * the Attachments tier in us-east4 as `/upload`.
  */
-export function regionalKongEntities(services: ServiceConfig[], regions: RegionalEndpoints[], options: KongEntityOptions): KongService[] {
-  return regions.flatMap((region) =>
+export function regionalKongEntities(services: ServiceConfig[], regions: RegionalEndpoints[], options: KongEntityOptions): KongEntities {
+  const regional = regions.flatMap((region) =>
     services.flatMap((service) =>
       service.routes.flatMap((route) =>
         route.paths.map((path, i) => {
@@ -83,6 +124,7 @@ export function regionalKongEntities(services: ServiceConfig[], regions: Regiona
       ),
     ),
   );
+  return { services: regional, routes: [kongHealthRoute()] };
 }
 
 function kongRoute(name: string, paths: string[], route: RouteConfig, options: KongEntityOptions): KongRoute {
@@ -116,8 +158,8 @@ export function deterministicUuid(seed: string): string {
 }
 
 /** Kong's declarative format 3.0, routes and plugins nested under their service. */
-export function renderDeclarativeConfig(services: KongService[]): string {
-  return stringify({ _format_version: "3.0", services }, { lineWidth: 0 });
+export function renderDeclarativeConfig(entities: KongEntities): string {
+  return stringify({ _format_version: "3.0", services: entities.services, routes: entities.routes }, { lineWidth: 0 });
 }
 
 export interface AdminRequest {
@@ -130,21 +172,50 @@ export interface AdminRequest {
  * PUT-by-name upserts in dependency order (service, then its routes, then their plugins): a
  * second run replaces each entity with itself, where the seed's POSTs failed with 409.
  */
-export function adminRequests(services: KongService[]): AdminRequest[] {
-  return services.flatMap(({ routes, ...service }) => [
-    { method: "PUT" as const, path: `/services/${service.name}`, body: service },
-    ...routes.flatMap(({ plugins, ...route }) => [
-      { method: "PUT" as const, path: `/routes/${route.name}`, body: { ...route, service: { name: service.name } } },
+export function adminRequests(entities: KongEntities): AdminRequest[] {
+  const routeRequests = (routes: KongRoute[], service?: string): AdminRequest[] =>
+    routes.flatMap(({ plugins, ...route }) => [
+      { method: "PUT" as const, path: `/routes/${route.name}`, body: service ? { ...route, service: { name: service } } : route },
       ...plugins.map(({ id, ...plugin }) => ({
         method: "PUT" as const,
         path: `/plugins/${id}`,
         body: { ...plugin, route: { name: route.name } },
       })),
+    ]);
+  return [
+    ...entities.services.flatMap(({ routes, ...service }) => [
+      { method: "PUT" as const, path: `/services/${service.name}`, body: service },
+      ...routeRequests(routes, service.name),
     ]),
-  ]);
+    ...routeRequests(entities.routes),
+  ];
 }
 
 /** One request a line, `METHOD<TAB>PATH<TAB>JSON`, for the boot script's read loop. */
 export function renderAdminRequests(requests: AdminRequest[]): string {
   return requests.map((r) => `${r.method}\t${r.path}\t${JSON.stringify(r.body)}\n`).join("");
+}
+
+/**
+ * The entities a rendered request list writes: the inverse of renderAdminRequests(adminRequests()),
+ * so what the migrator and the sidecar write can be judged as a declarative config.
+ */
+export function entitiesFromAdminRequests(rendered: string): KongEntities {
+  const requests = rendered
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [, path, body] = line.split("\t");
+      return { path, body: JSON.parse(body) };
+    });
+  const of = (kind: string) => requests.filter((r) => r.path.startsWith(`/${kind}/`));
+  // A plugin's id is its path's last segment; its route, the route it nests under.
+  const plugins = of("plugins").map(({ path, body: { route, ...plugin } }) => ({ id: path.slice("/plugins/".length), route: route?.name, ...plugin }));
+  const route = ({ service: _service, ...body }: Record<string, unknown>): KongRoute =>
+    ({ ...body, plugins: plugins.filter((p) => p.route === body.name).map(({ route: _route, ...p }) => p) }) as KongRoute;
+  const routes = of("routes").map((r) => r.body);
+  return {
+    services: of("services").map(({ body: service }) => ({ ...service, routes: routes.filter((r) => r.service?.name === service.name).map(route) })),
+    routes: routes.filter((r) => r.service === undefined).map(route),
+  };
 }

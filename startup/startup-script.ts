@@ -7,8 +7,11 @@ import { createHash } from "crypto";
 import { kongPasswordVariable } from "./kong-conf";
 import { secretResourceName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
+import { kongHealthPath } from "./kong-entities";
+import { fallbackConfigPath, fallbackDropIn, renderDatabaseReturnScript, renderDatabaseReturnUnit, databaseReturnScriptPath, databaseReturnUnit } from "./kong-fallback";
 import {
   commonFunctions,
+  fallbackFunctions,
   kongCliFunctions,
   kongEntityFunctions,
   localDatabaseFunctions,
@@ -30,8 +33,12 @@ import {
 
 /** How Kong on this VM gets its configuration. */
 export type KongMode =
-  /** Kong on the shared Cloud SQL; waits until the migrator has brought the schema up to date. */
-  | { kind: "shared-db"; passwordSecret: string }
+  /**
+   * Kong on the shared Cloud SQL; waits until the migrator has brought the schema up to date. With
+   * `fallbackConfig` (the same entities as a declarative config), a VM whose database does not
+   * answer at boot starts DB-less from it, and goes back onto the database once it answers.
+   */
+  | { kind: "shared-db"; passwordSecret: string; fallbackConfig?: string }
   /** The one VM that migrates the shared database and writes Kong's entities into it, then powers off. */
   | { kind: "migrator"; passwordSecret: string; adminRequests: string }
   /** Kong with its own PostgreSQL on the VM (sidecar): migrates and writes its entities itself. */
@@ -52,6 +59,7 @@ export interface KongOnVm {
   version: string;
   packageRepository: KongPackageRepository;
   conf: string;
+  proxyPort: number;
   statusPort: number;
   adminPort: number;
 }
@@ -99,7 +107,8 @@ function withHeredoc(command: string, content: string): string {
 
 /**
  * The files a rendered script writes from heredocs, by path (units under /etc/systemd/system):
- * the inverse of withHeredoc, for reviewing what a VM gets.
+ * the inverse of withHeredoc, for reviewing what a VM gets. A service's env file holds its
+ * non-secret part here; the secrets are appended at boot.
  */
 export function filesWrittenBy(script: string): Record<string, string> {
   const files: Record<string, string> = {};
@@ -107,6 +116,8 @@ export function filesWrittenBy(script: string): Record<string, string> {
   for (const [, kind, target, content] of script.matchAll(pattern)) {
     files[kind === "unit" ? `/etc/systemd/system/${target}` : target] = content;
   }
+  const envFiles = new RegExp(`^env_file=\\$\\(cat <<'${heredocEnd}'\\n([\\s\\S]*?)^${heredocEnd}\\n(?:secret_env_line .*\\n)*\\)\\nwrite_file (\\S+) 0600`, "gm");
+  for (const [, content, target] of script.matchAll(envFiles)) files[target] = content;
   return files;
 }
 
@@ -201,6 +212,13 @@ function configSteps(input: StartupScriptInput): string {
             ]
           : []),
         ...(kong.mode.kind === "dbless" ? [withHeredoc(`write_file ${declarativeConfigPath} 0644`, kong.mode.declarativeConfig)] : []),
+        ...(kong.mode.kind === "shared-db" && kong.mode.fallbackConfig
+          ? [
+              withHeredoc(`write_file ${fallbackConfigPath} 0644`, kong.mode.fallbackConfig),
+              withHeredoc(`write_file ${databaseReturnScriptPath} 0755`, renderDatabaseReturnScript({ healthUrl: kongHealthUrl(kong) })),
+              withHeredoc(`write_unit ${databaseReturnUnit}`, renderDatabaseReturnUnit()),
+            ]
+          : []),
         ..."adminRequests" in kong.mode ? [withHeredoc("write_file /etc/kong/admin-requests.tsv 0644", kong.mode.adminRequests)] : [],
         withHeredoc("write_unit kong.service", renderKongUnit({ passwordFile: kong.mode.kind !== "dbless", localDatabase: kong.mode.kind === "local-db" })),
       ]
@@ -240,21 +258,34 @@ function functionsFor(input: StartupScriptInput): string[] {
     ...(mode === "shared-db" || mode === "migrator" || mode === "local-db" ? [kongCliFunctions] : []),
     ...(mode === "migrator" || mode === "local-db" ? [migrationFunctions, kongEntityFunctions(input.kong!.adminPort)] : []),
     ...(mode === "shared-db" ? [waitForMigrationsFunctions] : []),
+    ...(hasFallback(input) ? [fallbackFunctions(fallbackDropIn, fallbackConfigPath)] : []),
     ...(mode === "local-db" ? [localDatabaseFunctions] : []),
   ];
+}
+
+/** Kong's health route on this VM: what the load balancers and autohealing probe. */
+function kongHealthUrl(kong: KongOnVm): string {
+  return `http://127.0.0.1:${kong.proxyPort}${kongHealthPath}`;
+}
+
+function hasFallback(input: StartupScriptInput): boolean {
+  return input.kong?.mode.kind === "shared-db" && input.kong.mode.fallbackConfig !== undefined;
 }
 
 function mainSteps(input: StartupScriptInput): string {
   const serviceUnits = input.services.map((s) => serviceUnitName(s.name));
   const kong = input.kong;
+  // The Admin API and the database are ready: what the migrator and the sidecar need to write entities.
   const kongReady = kong ? `wait_http kong "http://127.0.0.1:${kong.statusPort}/status/ready"` : "";
+  // The node's routes are loaded: what the load balancer will see.
+  const kongServing = kong ? `wait_http "Kong's routes" "${kongHealthUrl(kong)}"` : "";
   const services = [
     ...(serviceUnits.length ? [`systemctl enable ${serviceUnits.join(" ")}`, `systemctl "$action" ${serviceUnits.join(" ")}`] : []),
     ...input.services.map((s) => `wait_http ${s.name} "http://127.0.0.1:${s.port}${s.healthPath}"`),
   ];
   // Kong last, and only from here (its unit is not enabled): on every boot, the load balancer sees
   // this VM only once the services behind it answer.
-  const startKong = kong ? ['systemctl "$action" kong.service', kongReady] : [];
+  const startKong = kong ? ['systemctl "$action" kong.service', kongServing] : [];
   const steps: Record<KongMode["kind"] | "none", string[]> = {
     migrator: [
       "run_migrations",
@@ -265,8 +296,11 @@ function mainSteps(input: StartupScriptInput): string {
       'log "migrations and Kong entities applied in $((SECONDS - started_at)) s; powering off"',
       "systemctl poweroff",
     ],
-    "shared-db": ["wait_for_migrations", ...services, ...startKong],
-    "local-db": ["prepare_local_database", "run_migrations", ...services, ...startKong, "apply_kong_entities"],
+    "shared-db": hasFallback(input)
+      ? ["choose_kong_database", ...services, ...startKong, 'if ((on_fallback)); then systemctl start ' + databaseReturnUnit + "; fi"]
+      : ["wait_for_migrations", ...services, ...startKong],
+    // The load balancer sees Kong only once the entities are written and routed.
+    "local-db": ["prepare_local_database", "run_migrations", ...services, 'systemctl "$action" kong.service', kongReady, "apply_kong_entities", kongServing],
     dbless: [...services, ...startKong],
     none: services,
   };

@@ -31,7 +31,7 @@ function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInpu
     role: mode ? (mode.kind === "migrator" ? "migrator" : "gateway") : "service-tier",
     region: "us-east4",
     debianCodename: "bookworm",
-    kong: mode ? { mode, conf, version: "3.9.1", packageRepository: kongRepository, statusPort: 8100, adminPort: 8001 } : undefined,
+    kong: mode ? { mode, conf, version: "3.9.1", packageRepository: kongRepository, proxyPort: 8000, statusPort: 8100, adminPort: 8001 } : undefined,
     services: mode?.kind === "migrator" ? [] : services,
     kongUrl: "http://127.0.0.1:8000",
     project: "proj",
@@ -87,7 +87,7 @@ describe("a gateway on the shared database", () => {
     expect(first.calls.some((c) => c.includes("secretmanager.googleapis.com/v1/projects/proj/secrets/kong-db-password/versions/latest:access"))).toBe(true);
   });
 
-  it("starts the services, waits for them, and only then starts Kong and waits for readiness", () => {
+  it("starts the services, waits for them, and only then starts Kong and waits for its routes", () => {
     inOrder(first.calls, [
       "systemctl daemon-reload",
       "kong migrations list",
@@ -96,7 +96,8 @@ describe("a gateway on the shared database", () => {
       "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:9001/health",
       "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:9002/healthz",
       "systemctl restart kong.service",
-      "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8100/status/ready",
+      // The health route: it answers only once the node's routes are loaded.
+      "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8000/geo-api-layer/health",
     ]);
     // Kong's unit is never enabled: after a reboot only this script starts it, after the services.
     expect(first.calls.filter((c) => c.startsWith("systemctl enable") && c.includes("kong"))).toEqual([]);
@@ -216,8 +217,10 @@ describe("the migrator", () => {
       "systemctl poweroff",
     ]);
     expect(sandbox.adminEntities("services")).toEqual(["echo", "notes"]);
-    expect(sandbox.adminEntities("routes")).toEqual(["echo", "notes", "notes-internal"]);
-    expect(sandbox.adminEntities("plugins")).toEqual([deterministicUuid("ip-restriction:notes-internal")]);
+    expect(sandbox.adminEntities("routes")).toEqual(["echo", "geo-api-layer-health", "notes", "notes-internal"]);
+    expect(sandbox.adminEntities("plugins")).toEqual(
+      [deterministicUuid("ip-restriction:notes-internal"), deterministicUuid("request-termination:geo-api-layer-health")].sort(),
+    );
   });
 
   it("on a second run migrates nothing, deletes nothing, and upserts the same entities", () => {
@@ -226,7 +229,7 @@ describe("the migrator", () => {
     expect(second.calls.some((c) => c.includes("-X DELETE"))).toBe(false);
     const puts = (run: typeof first) => run.calls.filter((c) => c.includes("-X PUT"));
     expect(puts(second)).toEqual(puts(first));
-    expect(sandbox.adminEntities("routes")).toEqual(["echo", "notes", "notes-internal"]);
+    expect(sandbox.adminEntities("routes")).toEqual(["echo", "geo-api-layer-health", "notes", "notes-internal"]);
   });
 
   it("runs up and finish when new migrations are available (exit code 5)", () => {
@@ -249,6 +252,41 @@ describe("the migrator", () => {
     expectStatus(run, 1);
     expect(run.output).toContain("FAILED: Kong's Admin API failed to list plugins (GET http://127.0.0.1:8001/plugins)");
     expect(run.calls).not.toContain("systemctl poweroff");
+  });
+});
+
+describe("a gateway with a fallback config", () => {
+  const fallbackConfig = renderDeclarativeConfig(entities);
+  const withFallback = script({ kind: "shared-db", passwordSecret: secret, fallbackConfig });
+  const dropIn = "run/systemd/system/kong.service.d/geo-api-layer-fallback.conf";
+
+  it("starts Kong DB-less from it when the database does not answer within the grace period, and starts the way back", () => {
+    const sandbox = newSandbox().migrations("1");
+    const run = sandbox.run(withFallback, { GEO_API_LAYER_DATABASE_GRACE_SEC: "0" });
+    expectStatus(run, 0);
+    expect(run.output).toContain("Kong's database does not answer (kong migrations list: 1: Error: [PostgreSQL error] failed to retrieve PostgreSQL server_version_num: timeout)");
+    expect(sandbox.file(dropIn)).toBe("[Service]\nEnvironment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=/etc/kong/fallback.yaml\n");
+    expect(sandbox.file("etc/kong/fallback.yaml")).toBe(fallbackConfig);
+    inOrder(run.calls, ["kong migrations list", "systemctl restart kong.service", "curl -fs -o /dev/null --max-time 5 http://127.0.0.1:8000/geo-api-layer/health", "systemctl start geo-kong-database-return.service"]);
+  });
+
+  it("keeps waiting, on its database, while the database answers and the migrator has work to do", () => {
+    const sandbox = newSandbox().migrations("pending:3");
+    const run = sandbox.run(withFallback, { GEO_API_LAYER_DATABASE_GRACE_SEC: "0" });
+    expectStatus(run, 0);
+    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(4);
+    expect(sandbox.exists(dropIn)).toBe(false);
+    expect(run.calls).not.toContain("systemctl start geo-kong-database-return.service");
+  });
+
+  it("goes back onto the database at the next boot when it answers", () => {
+    const sandbox = newSandbox().migrations("1");
+    sandbox.run(withFallback, { GEO_API_LAYER_DATABASE_GRACE_SEC: "0" });
+    sandbox.migrations("0");
+    const reboot = sandbox.run(withFallback);
+    expectStatus(reboot, 0);
+    expect(sandbox.exists(dropIn)).toBe(false);
+    expect(reboot.calls).not.toContain("systemctl start geo-kong-database-return.service");
   });
 });
 

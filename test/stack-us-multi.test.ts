@@ -2,6 +2,7 @@
 import type { Recording } from "../plan/record";
 import { mockPassword } from "../plan/mock-cloud";
 import { zonesOf } from "../config/regions";
+import { filesWrittenBy } from "../startup/startup-script";
 import { inputs, ofType, one, recordStack } from "./support/stack";
 
 const regions = ["us-west2", "us-central1", "us-east4"];
@@ -51,12 +52,12 @@ describe("the us-multi stack", () => {
     }
   });
 
-  it("opens only the load balancer's ranges to the proxy and status ports, and SSH only to IAP", () => {
+  it("opens only the load balancer's ranges to Kong's proxy port (its status listener is on loopback), and SSH only to IAP", () => {
     const rules = ofType(stack, "gcp:compute/firewall:Firewall").map(inputs);
     for (const rule of rules) expect(rule.sourceRanges).not.toContain("0.0.0.0/0");
     const lb = byName("gcp:compute/firewall:Firewall", "geo-network-allow-lb");
     expect(lb.sourceRanges.sort()).toEqual(["130.211.0.0/22", "35.191.0.0/16"]);
-    expect(lb.allows).toEqual([{ protocol: "tcp", ports: ["8000", "8100"] }]);
+    expect(lb.allows).toEqual([{ protocol: "tcp", ports: ["8000"] }]);
     const ssh = byName("gcp:compute/firewall:Firewall", "geo-network-allow-iap-ssh");
     expect(ssh.sourceRanges).toEqual(["35.235.240.0/20"]);
     expect(ssh.allows).toEqual([{ protocol: "tcp", ports: ["22"] }]);
@@ -98,14 +99,14 @@ describe("the us-multi stack", () => {
     }
   });
 
-  it("autoheals on a separate liveness check only after a first boot could have finished", () => {
+  it("autoheals on a separate check of Kong's health route, which touches no database, only after a first boot could have finished", () => {
     const lbCheck = byName("gcp:compute/healthCheck:HealthCheck", "geo-lb-health");
     for (const region of regions) {
       const group = byName("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", `geo-${region}-group`);
       const autoheal = ofType(stack, "gcp:compute/healthCheck:HealthCheck").find((r) => r.name === `geo-${region}-autoheal`)!;
       expect(group.autoHealingPolicies.healthCheck).toContain(inputs(autoheal).name);
       expect(inputs(autoheal).name).not.toBe(lbCheck.name);
-      expect(inputs(autoheal).httpHealthCheck).toEqual({ port: 8100, requestPath: "/status" });
+      expect(inputs(autoheal).httpHealthCheck).toEqual({ port: 8000, requestPath: "/geo-api-layer/health" });
       const budget = Number(/BOOT_BUDGET_SEC=(\d+)/.exec(byName("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", `geo-${region}-template`).metadataStartupScript)![1]);
       expect(group.autoHealingPolicies.initialDelaySec).toBeGreaterThanOrEqual(budget);
     }
@@ -123,7 +124,8 @@ describe("the us-multi stack", () => {
       expect(rule.loadBalancingScheme).toBe(backend.loadBalancingScheme);
     }
     const health = byName("gcp:compute/healthCheck:HealthCheck", "geo-lb-health");
-    expect(health.httpHealthCheck.port).toBe(8100);
+    // Kong's health route on the proxy port: /status and /status/ready connect to the database.
+    expect(health.httpHealthCheck).toEqual({ port: 8000, requestPath: "/geo-api-layer/health" });
     expect(backend.healthChecks).toContain(health.name);
   });
 
@@ -146,13 +148,18 @@ describe("the us-multi stack", () => {
     expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-primary")!.dependencies).toContain(connection.urn);
   });
 
-  it("adds a private cross-region read replica that Kong reads through pg_ro_host", () => {
+  it("adds a private cross-region read replica that only its own region's gateways read, allowing for its lag", () => {
     const replica = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-replica");
     expect(replica.region).toBe("us-east4");
     expect(replica.masterInstanceName).toMatch(/^geo-db-primary-/);
     expect(replica.settings.ipConfiguration.ipv4Enabled).toBe(false);
-    const script: string = byName("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "geo-us-west2-template").metadataStartupScript;
-    expect(script).toMatch(/^pg_ro_host = 10\.64\.\d+\.\d+$/m);
+    const conf = (region: string) =>
+      filesWrittenBy(byName("gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", `geo-${region}-template`).metadataStartupScript)["/etc/kong/kong.conf"];
+    // Kong never falls back from pg_ro_host to the primary: a replica in another region would make
+    // every region's new VMs and config changes depend on that region.
+    expect(conf("us-east4")).toMatch(/^pg_ro_host = 10\.64\.\d+\.\d+$/m);
+    expect(conf("us-east4")).toMatch(/^db_update_propagation = 10$/m);
+    for (const region of ["us-central1", "us-west2"]) expect([region, /^pg_ro_host/m.test(conf(region))]).toEqual([region, false]);
   });
 
   it("creates the kong user after the replica, and abandons users and databases on destroy", () => {
@@ -194,7 +201,9 @@ describe("the us-multi stack", () => {
     const gateways = scripts.filter((x) => x.includes("ROLE=gateway"));
     expect(gateways).toHaveLength(regions.length);
     for (const s of gateways) {
-      expect(s).toMatch(/^wait_for_migrations$/m);
+      // choose_kong_database waits for the migrations, or starts from the fallback config.
+      expect(s).toMatch(/^choose_kong_database$/m);
+      expect(s).toMatch(/^  if wait_for_migrations; then$/m);
       expect(s).not.toMatch(/migrations (bootstrap|up)/);
     }
   });

@@ -8,12 +8,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 cache_root=${GEO_VM_CACHE:-/var/cache/geo-api-layer-vm}
 mirror=${GEO_VM_MIRROR:-http://deb.debian.org/debian}
 
-# What a fresh GCE debian-12 image has that matters here, plus the stand-ins' Python (and YAML for
-# Kong's declarative config).
-base_packages=systemd,systemd-sysv,dbus,python3,python3-yaml,ca-certificates,iproute2,procps
+# What a fresh GCE debian-12 image has that matters here, plus what the stand-ins run on: Python
+# (YAML for Kong's declarative config, the PostgreSQL driver for Kong's database) and Debian's nginx
+# with its Lua module and the Lua libraries Kong's own checks run on (../shared/kong-check, bound in
+# at /opt/kong-check). In the image, not installed at first boot: Kong's real package bundles its
+# OpenResty, so a real first boot does not install them either.
+standin_packages=nginx-core,libnginx-mod-http-lua,lua-resty-core,lua-resty-lrucache,lua-penlight,lua-socket,lua-lpeg,lua-yaml,lua-filesystem,luajit2,python3-psycopg2
+base_packages=systemd,systemd-sysv,dbus,python3,python3-yaml,ca-certificates,iproute2,procps,$standin_packages
 # What the rendered boot scripts install with apt-get (boot-library aptPackages, the test service's
-# python3) and what the stand-in kong package depends on (nginx-light).
-repo_packages="curl jq gnupg git postgresql nginx-light python3"
+# python3).
+repo_packages="curl jq gnupg git postgresql python3"
 
 key=$(sha256sum "$0" | cut -c1-16)
 dir=$cache_root/$key
@@ -40,6 +44,9 @@ echo "deb [trusted=yes] file:/srv/debian-local ./" >"$rootfs/etc/apt/sources.lis
 rm -f "$rootfs/etc/apt/apt.conf.d/99artifact-registry"
 rm -rf "$rootfs"/var/lib/apt/lists/*
 chroot "$rootfs" apt-get clean
+
+# Debian's nginx serves only as Kong's stand-in OpenResty: its own service does not run.
+rm -f "$rootfs/etc/systemd/system/multi-user.target.wants/nginx.service"
 
 # The VM's identity: a hostname and no root password prompt at the console.
 echo gateway-vm >"$rootfs/etc/hostname"

@@ -1,12 +1,14 @@
 /**
  * The VM harness: boots a rendered boot script on a real Debian 12 with systemd as PID 1
- * (systemd-nspawn, only its own loopback), the way Google's guest agent runs it: on every boot.
- * Real: systemd, journald, apt and Debian's packages (from a local repository), useradd, git, jq,
- * curl, PostgreSQL, nginx. Stand-ins, for what cannot be had here: Kong's package (kong-package/),
+ * (systemd-nspawn, in a network namespace of test/vm/network.ts), the way Google's guest agent runs
+ * it: on every boot. Real: systemd, journald, apt and Debian's packages (from a local repository),
+ * useradd, git, jq, curl, PostgreSQL (the sidecar's, and Kong's database: test/vm/cloud-sql.ts),
+ * nginx, and Kong's own configuration loader and declarative parser (../shared/kong-check, bound in
+ * at /opt/kong-check). Stand-ins, for what cannot be had here: Kong's package (kong-package/),
  * Google's metadata server, Secret Manager and guest agent (guest/, beside the harness's own probe
  * and check), the test service's repository.
  */
-import { spawnSync } from "child_process";
+import { ChildProcess, spawn, spawnSync } from "child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
 import { join } from "path";
 import { RootDirectory } from "../support/root-directory";
@@ -58,8 +60,10 @@ export interface VmSpec {
   secrets: Record<string, string>;
   /** On the first boot, Secret Manager refuses this many reads of each secret (403), as while a grant propagates. @default 0 */
   refusedSecretReads?: number;
-  /** Host directory shared by the VMs of one stack: the stand-in Cloud SQL (kong-package/standin.py). */
-  databaseDir: string;
+  /** The VM's network namespace on the harness's network (TestNetwork.host). */
+  netns: string;
+  /** A working copy of Kong's own checks (test/support/kong-tools.ts), bound in at /opt/kong-check. */
+  kongTools?: string;
   /** What the load balancer checks (URL on the VM), if this VM is behind one with Kong. */
   loadBalancerCheck?: string;
   /** Health URLs of the services on this VM, by name. */
@@ -91,6 +95,8 @@ export interface Boot {
   startupLog: string;
   /** Kong's nginx log lines in the journal (syslog identifiers kong, kong_access). */
   kongLog: string;
+  /** What Kong's unit printed (`kong prepare`, nginx's start). */
+  kongUnitLog: string;
   /** Seconds since boot at which each probed URL first answered 2xx (lb = the load balancer's check). */
   probe: Record<string, number>;
   /** Absent when the VM powered itself off before the check (the migrator), or hung past the deadline. */
@@ -139,42 +145,121 @@ export class Vm extends RootDirectory {
     write("etc/harness/harness.json", JSON.stringify(harness, null, 1));
     mkdirSync(at("var/lib/harness"), { recursive: true });
     mkdirSync(at("var/log/journal"), { recursive: true });
-    mkdirSync(spec.databaseDir, { recursive: true });
+    if (spec.kongTools) mkdirSync(at("opt/kong-check"), { recursive: true });
+    // The sources the check sends forwarded requests from, on the VM's loopback (the container may not add addresses itself).
+    for (const source of new Set((spec.forwarded ?? []).map((f) => f.source))) run("ip", ["netns", "exec", spec.netns, "ip", "address", "replace", `${source}/32`, "dev", "lo"]);
   }
 
   /** Boots the container until it powers off (or `timeoutSec` passes) and reads what it left. */
   boot(options: { kill?: boolean; timeoutSec?: number } = {}): Boot {
+    const start = this.prepareBoot({ kill: options.kill ?? false, stay: false });
+    const result = spawnSync("sh", ["-c", ...start.command], { timeout: (options.timeoutSec ?? 600) * 1000 });
+    if (result.error || result.status !== 0) throw new Error(`the container did not power off (${result.error?.message ?? `exit ${result.status}`}); console in ${start.console}`);
+    return start.finish();
+  }
+
+  /** Boots the container and leaves it running: a VM of a fleet, for a game day. */
+  start(): RunningVm {
+    const start = this.prepareBoot({ kill: false, stay: true });
+    return new RunningVm(this, spawn("sh", ["-c", ...start.command], { stdio: "ignore" }), start);
+  }
+
+  private prepareBoot(options: { kill: boolean; stay: boolean }) {
     const harnessFile = join(this.root, "etc/harness/harness.json");
     const harness = JSON.parse(readFileSync(harnessFile, "utf8"));
-    writeFileSync(harnessFile, JSON.stringify({ ...harness, kill: options.kill ? this.spec.kill : [] }, null, 1));
+    writeFileSync(harnessFile, JSON.stringify({ ...harness, kill: options.kill ? this.spec.kill : [], stay: options.stay }, null, 1));
+    rmSync(join(this.root, "var/lib/harness/poweroff"), { force: true });
     const before = new Set(readdirSync(join(this.root, "var/lib/harness")));
     const started = Date.now();
     const console = join(this.dir, `console-${++this.boots}.log`);
-    const result = spawnSync(
-      "sh",
-      ["-c", `exec systemd-nspawn --register=no --keep-unit --private-network --quiet -D "$1" --bind="$2":/var/lib/kong-standin-db -b </dev/null >"$3" 2>&1`, "nspawn", this.root, this.spec.databaseDir, console],
-      { timeout: (options.timeoutSec ?? 600) * 1000 },
-    );
-    const seconds = (Date.now() - started) / 1000;
-    // Refused reads are a first boot's: by a reboot, the grant has propagated.
-    rmSync(join(this.root, "etc/standin-google/refuse-first"), { force: true });
-    if (result.error || result.status !== 0) throw new Error(`the container did not power off (${result.error?.message ?? `exit ${result.status}`}); console in ${console}`);
+    const binds = this.spec.kongTools ? `--bind-ro=${this.spec.kongTools}:/opt/kong-check` : "";
+    const command = [
+      `exec systemd-nspawn --register=no --keep-unit --network-namespace-path=/run/netns/"$2" ${binds} --quiet -D "$1" -b </dev/null >"$3" 2>&1`,
+      "nspawn",
+      this.root,
+      this.spec.netns,
+      console,
+    ];
     const fresh = (kind: string) => readdirSync(join(this.root, "var/lib/harness")).find((f) => f.startsWith(`${kind}-`) && !before.has(f));
     const json = (file?: string) => (file ? JSON.parse(readFileSync(join(this.root, "var/lib/harness", file), "utf8")) : undefined);
-    const journal = (...args: string[]) => run("journalctl", ["-D", join(this.root, "var/log/journal"), "-b", "-0", "-o", "cat", "--no-pager", ...args]);
-    return {
-      seconds,
-      startupLog: journal("-u", "google-startup-scripts.service"),
-      kongLog: journal("-t", "kong", "-t", "kong_access"),
-      probe: json(fresh("probe")) ?? {},
-      check: json(fresh("check")),
-      hung: fresh("deadline") !== undefined,
+    const finish = (): Boot => {
+      // Refused reads are a first boot's: by a reboot, the grant has propagated.
+      rmSync(join(this.root, "etc/standin-google/refuse-first"), { force: true });
+      return { seconds: (Date.now() - started) / 1000, ...this.journals(), probe: json(fresh("probe")) ?? {}, check: json(fresh("check")), hung: fresh("deadline") !== undefined };
     };
+    return { command, console, started, checked: () => json(fresh("check")) as CheckResult | undefined, finish };
+  }
+
+  /** The boot script's and Kong's journal of the newest boot. */
+  journals(): Pick<Boot, "startupLog" | "kongLog" | "kongUnitLog"> {
+    const journal = (...args: string[]) => run("journalctl", ["-D", join(this.root, "var/log/journal"), "-b", "-0", "-o", "cat", "--no-pager", ...args]);
+    return { startupLog: journal("-u", "google-startup-scripts.service"), kongLog: journal("-t", "kong", "-t", "kong_access"), kongUnitLog: journal("-u", "kong.service") };
+  }
+
+  /** The boot script its next boot gets (the template's metadata changed). */
+  setScript(script: string): void {
+    writeFileSync(join(this.root, "etc/standin-google/attributes/startup-script"), script);
+  }
+
+  /**
+   * The probe's clock (seconds since the host booted) at a boot's first journal line matching
+   * `pattern`; `boot` counts back from the newest (0), as journalctl's `-b -N`.
+   */
+  journalTime(pattern: RegExp, boot = 0): number | undefined {
+    const lines = run("journalctl", ["-D", join(this.root, "var/log/journal"), "-b", `-${boot}`, "-o", "short-monotonic", "--no-pager"]).split("\n");
+    const line = lines.find((l) => pattern.test(l));
+    return line ? Number(/^\[\s*([\d.]+)\]/.exec(line)![1]) : undefined;
+  }
+
+  /** Asks a running VM to power off (guest/harness.py watches for the file). */
+  requestPowerOff(): void {
+    writeFileSync(join(this.root, "var/lib/harness/poweroff"), "");
   }
 
   /** Secret Manager calls of every boot so far (guest/standin-google.py). */
   secretAccesses(): { path: string; token_ok: boolean; token_on_command_line: boolean }[] {
     const log = join(this.root, "var/lib/harness/secret-access.log");
     return existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  }
+}
+
+/** A VM left running by Vm.start. */
+export class RunningVm {
+  private readonly exited: Promise<void>;
+  /** Seconds from starting the container until its boot script was done, once it is. */
+  readySeconds?: number;
+  /** When the container started (epoch milliseconds). */
+  readonly startedAt: number;
+
+  constructor(
+    readonly vm: Vm,
+    private readonly process: ChildProcess,
+    private readonly boot: { started: number; console: string; checked: () => CheckResult | undefined; finish: () => Boot },
+  ) {
+    this.exited = new Promise((resolve) => process.on("exit", () => resolve()));
+    this.startedAt = boot.started;
+  }
+
+  /** Waits until the boot script is done and the harness's check ran (whether the boot succeeded or not). */
+  async ready(timeoutSec = 300): Promise<CheckResult> {
+    const deadline = Date.now() + timeoutSec * 1000;
+    for (;;) {
+      const check = this.boot.checked();
+      if (check) {
+        this.readySeconds ??= (Date.now() - this.boot.started) / 1000;
+        return check;
+      }
+      if (this.process.exitCode !== null || Date.now() > deadline) throw new Error(`the VM was not ready within ${timeoutSec} s; console in ${this.boot.console}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+
+  /** Powers the VM off and reads what its boot left. */
+  async stop(): Promise<Boot> {
+    this.vm.requestPowerOff();
+    const timeout = new Promise<void>((r) => setTimeout(r, 60_000));
+    await Promise.race([this.exited, timeout]);
+    if (this.process.exitCode === null) this.process.kill("SIGKILL");
+    return this.boot.finish();
   }
 }

@@ -1,12 +1,14 @@
 """The harness's microservice: built and run through the same `run.kind: git` path as the messenger.
 
 Like a JVM service it takes a few seconds before it listens, so the order in which a VM's health
-checks start to pass is visible. GET /healthz answers ok; GET /env shows the environment it got.
+checks start to pass is visible. GET /healthz answers ok; GET /env shows the environment it got;
+any other request answers with its method, path and the region the service runs in, so a request
+through Kong shows where it arrived.
 """
 import json
 import os
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 time.sleep(float(os.environ.get("START_DELAY_SEC", "4")))
 
@@ -18,12 +20,16 @@ class Handler(BaseHTTPRequestHandler):
         elif self.path == "/env":
             body = json.dumps(dict(os.environ), sort_keys=True).encode()
         else:
-            self.send_error(404)
-            return
+            body = json.dumps({"method": self.command, "path": self.path, "region": os.environ.get("REGION")}).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
+    do_POST = do_GET
 
-HTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()
+    def log_message(self, *args):
+        pass
+
+
+ThreadingHTTPServer(("0.0.0.0", int(os.environ["PORT"])), Handler).serve_forever()

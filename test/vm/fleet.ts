@@ -1,0 +1,222 @@
+/**
+ * What the VM harness's test files share: the root file system and stand-ins, the example stacks as
+ * the program renders them for the test service, a network per stack with Kong's database on it,
+ * and VMs of a role in a region.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
+import { fleets, inputsOfType } from "../../plan/fleet";
+import { filesWrittenBy } from "../../startup/startup-script";
+import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
+import { kongToolsDir, kongToolsUnavailable } from "../support/kong-tools";
+import { recordStack } from "../support/stack";
+import { PostgresServer, serverCertificate } from "./cloud-sql";
+import { baseRootfs, harnessUnavailable, prepareStandins, Standins, Vm, VmSpec } from "./harness";
+import { TestNetwork } from "./network";
+
+export const unavailable = harnessUnavailable();
+export const describeVm = unavailable ? describe.skip : describe;
+
+// Values that systemd and bash would read differently: one parser must see them everywhere.
+export const kongPassword = "kong$HOME`id`'\"\\pw";
+export const echoToken = "tok$PATH`date`";
+export const greeting = "costs $5 `date` \"quoted\" \\ back";
+
+export interface Harness {
+  work: string;
+  base: string;
+  standins: Standins;
+  /** Kong's own checks, bound into every VM, where they can run here. */
+  kongTools?: string;
+}
+
+/** Sets up the harness for a test file (in its beforeAll) and removes its VMs afterwards. */
+export function harnessFor(label: string): Harness {
+  const harness = {} as Harness;
+  beforeAll(() => {
+    if (unavailable) return;
+    harness.work = mkdtempSync(join(tmpdir(), `vm-harness-${label}-`));
+    // PostgreSQL's servers run as postgres: it must reach their folders.
+    chmodSync(harness.work, 0o711);
+    harness.base = baseRootfs();
+    harness.standins = prepareStandins(join(harness.work, "standins"));
+    harness.kongTools = kongToolsUnavailable() ? undefined : kongToolsDir();
+    if (!harness.kongTools) process.stderr.write(`vm harness: Kong's own checks not bound in: ${kongToolsUnavailable()}\n`);
+  }, 900_000);
+  afterAll(() => {
+    if (harness.work && !process.env.GEO_VM_KEEP) rmSync(harness.work, { recursive: true, force: true });
+  });
+  return harness;
+}
+
+export const echoPort = 9002;
+export const echoHealth = `http://127.0.0.1:${echoPort}/healthz`;
+export const echoEnv = `http://127.0.0.1:${echoPort}/env`;
+
+/** `internalRoute: false` for standalone, where echo is the entry service, which may not own one. */
+export const echoService = (standins: Standins, { internalRoute = true } = {}) => ({
+  name: "echo",
+  port: echoPort,
+  healthPath: "/healthz",
+  env: { PORT: String(echoPort), GREETING: greeting, KONG_URL: "{{kong}}/echo" },
+  secretEnv: { ECHO_TOKEN: "echo-token" },
+  routes: [{ name: "echo", paths: ["/echo"] }, ...(internalRoute ? [{ name: "echo-internal", paths: ["/echo-internal"], internal: true }] : [])],
+  run: {
+    kind: "git",
+    repository: standins.echoRepository,
+    ref: standins.echoRef,
+    packages: ["python3"],
+    build: "python3 -m py_compile server.py",
+    command: "python3 server.py",
+  },
+});
+
+export interface Roles {
+  /** Role name (`gateway`, `kong-tier`, `service-tier`, `migrator`) to the boot script of its first group. */
+  scripts: Record<string, string>;
+  /** Each region's boot script of a role: `gateway` by region. */
+  byRegion: Record<string, Record<string, string>>;
+  /** Each region's subnet. */
+  subnets: Record<string, string>;
+  /** Standalone: each region's internal load balancer addresses, by tier (`kong`, a service's name). */
+  internalAddresses: Record<string, Record<string, string>>;
+  /** The load balancer's health check (port and path) and its address. */
+  loadBalancer: { port: number; requestPath: string; address: string };
+}
+
+/** The example stack, with the test service and the local Kong repository, as the program renders it. */
+export async function roles(harness: Harness, stack: string, overrides: Record<string, unknown> = {}): Promise<Roles> {
+  const recording = await recordStack(stack, {
+    ...overrides,
+    // In standalone echo is the entry service, which faces the load balancer without Kong.
+    services: [echoService(harness.standins, { internalRoute: stack !== "us-standalone" })],
+    // The test service stores no pictures.
+    pictures: null,
+    kong: { packageRepository: { url: "https://kong-packages.test/public/gateway-39", keyFingerprint: harness.standins.kongKeyFingerprint } },
+  });
+  if (recording.errors.length) throw new Error(recording.errors.join("\n"));
+  const scripts: Record<string, string> = {};
+  const byRegion: Roles["byRegion"] = {};
+  for (const fleet of fleets(recording.resources)) {
+    scripts[fleet.role] ??= fleet.script;
+    (byRegion[fleet.role] ??= {})[fleet.region] ??= fleet.script;
+  }
+  const migrator = inputsOfType(recording.resources, "compute/instance:Instance")[0];
+  if (migrator) scripts.migrator = migrator.metadataStartupScript;
+  const check = recording.resources.find((r) => r.type === "gcp:compute/healthCheck:HealthCheck" && r.parent?.includes("GlobalLoadBalancer"));
+  const forwardingRule = inputsOfType(recording.resources, "compute/globalForwardingRule:GlobalForwardingRule")[0];
+  const { port, requestPath } = (check!.inputs as { httpHealthCheck: Roles["loadBalancer"] }).httpHealthCheck;
+  const subnets = Object.fromEntries(inputsOfType(recording.resources, "compute/subnetwork:Subnetwork").filter((s) => !s.purpose).map((s) => [s.region, s.ipCidrRange]));
+  const internalAddresses: Roles["internalAddresses"] = {};
+  for (const rule of inputsOfType(recording.resources, "compute/forwardingRule:ForwardingRule")) {
+    (internalAddresses[rule.region] ??= {})[String(rule.name).replace(`geo-${rule.region}-`, "").replace(/-ilb$/, "")] = rule.ipAddress;
+  }
+  return { scripts, byRegion, subnets, internalAddresses, loadBalancer: { port, requestPath, address: forwardingRule.ipAddress } };
+}
+
+/** The secrets a script reads, by id, with the values above. */
+export function secretsOf(script: string): Record<string, string> {
+  const values: Record<string, string> = { [kongPasswordVariable]: kongPassword, ECHO_TOKEN: echoToken };
+  return Object.fromEntries(
+    [...script.matchAll(/secret_env_line (\w+) 'projects\/[^/]+\/secrets\/([^/]+)\/versions\/latest'/g)].map(([, variable, id]) => [id, values[variable]]),
+  );
+}
+
+export const kongConf = (script: string) => filesWrittenBy(script)["/etc/kong/kong.conf"] ?? "";
+
+/** A port of a `*_listen` setting of a script's kong.conf. */
+export const kongPort = (script: string, key: string) => kongConfValue(kongConf(script), key)?.split(":")[1];
+
+/** The network of one stack's VMs, with Kong's database (a primary, and a replica where the stack has one). */
+export class StackNetwork {
+  readonly net = new TestNetwork();
+  primary?: PostgresServer;
+  replica?: PostgresServer;
+  private readonly used = new Map<string, number>();
+
+  constructor(dir: string, private readonly roles: Roles, options: { replicaApplyDelaySec?: number } = {}) {
+    mkdirSync(dir, { recursive: true });
+    const confs = Object.values(roles.byRegion).flatMap((byRegion) => Object.values(byRegion)).map(kongConf);
+    const primaryHost = [roles.scripts.migrator, ...Object.values(roles.scripts)].map((s) => s && kongConfValue(kongConf(s), "pg_host")).find((h) => h && h !== "127.0.0.1");
+    const replicaHost = confs.map((c) => kongConfValue(c, "pg_ro_host")).find(Boolean);
+    if (!primaryHost) return;
+    serverCertificate(join(dir, "tls"), [primaryHost, ...(replicaHost ? [replicaHost] : [])]);
+    this.primary = new PostgresServer(this.net, "db-primary", join(dir, "primary"), { address: primaryHost, tls: join(dir, "tls") });
+    this.primary.createKongDatabase(kongPassword);
+    if (replicaHost) {
+      this.replica = new PostgresServer(this.net, "db-replica", join(dir, "replica"), { address: replicaHost, tls: join(dir, "tls"), primary: this.primary, applyDelaySec: options.replicaApplyDelaySec });
+    }
+  }
+
+  /**
+   * A VM's namespace with the next address of its region's subnet, and `extra` addresses (an
+   * internal load balancer's, which in the harness is the one VM behind it).
+   */
+  vmHost(name: string, region: string, extra: string[] = []): string {
+    const [base] = this.roles.subnets[region].split("/");
+    const n = (this.used.get(region) ?? 0) + 1;
+    this.used.set(region, n);
+    const octets = base.split(".").map(Number);
+    return this.net.host(name, [[octets[0], octets[1], octets[2], octets[3] + 10 + n].join("."), ...extra]);
+  }
+
+  /** The address a VM's namespace got. */
+  addressOf(ns: string): string {
+    return /inet (\S+)\/32/.exec(this.net.exec(ns, ["ip", "-4", "address", "show", "dev", "eth0"]))![1];
+  }
+
+  /** Kong's schema state in the primary, as the stand-in keeps it. */
+  schemaState(): { pending: boolean; new: boolean } {
+    return JSON.parse(this.primary!.psql("SELECT state FROM schema_meta WHERE key = 'core'", {}, "kong"));
+  }
+
+  /** Kong's entities in the primary, by key (`routes/echo`). */
+  entities(): string[] {
+    return this.primary!.psql("SELECT key FROM entities ORDER BY key", {}, "kong").split("\n").filter(Boolean);
+  }
+
+  destroy(): void {
+    this.replica?.stop();
+    this.primary?.stop();
+    this.net.destroy();
+  }
+}
+
+/** Path of a request through Kong's proxy listener, which Kong's access log records. */
+export const proxyProbePath = "/harness-probe";
+
+/**
+ * Requests as Google's front ends forward them (from their range, `<what the client sent>, <client>,
+ * <load balancer>`) and one straight from a client; the address Kong logs for each.
+ */
+function forwardedRequests(conf: string, loadBalancer: string): NonNullable<VmSpec["forwarded"]> {
+  const port = Number(kongConfValue(conf, "proxy_listen")!.split(":")[1]);
+  const frontEnd = "130.211.0.7";
+  return [
+    { source: frontEnd, port, path: "/harness-forwarded/client", xff: `198.51.100.7, ${loadBalancer}`, logged: "198.51.100.7" },
+    { source: frontEnd, port, path: "/harness-forwarded/forged", xff: `10.0.0.5, ${loadBalancer}, 198.51.100.8, ${loadBalancer}`, logged: "198.51.100.8" },
+    { source: "192.0.2.50", port, path: "/harness-forwarded/direct", xff: "10.0.0.5", logged: "192.0.2.50" },
+  ];
+}
+
+/** A VM running `script` in namespace `netns`; `services` when the echo service runs on it. */
+export function vmFor(harness: Harness, name: string, script: string, roles: Roles, netns: string, services: boolean, extra: Partial<VmSpec> = {}): Vm {
+  const status = kongPort(script, "status_listen");
+  const kongReady = `http://127.0.0.1:${status}/status/ready`;
+  const proxy = kongPort(script, "proxy_listen");
+  const spec: VmSpec = {
+    script,
+    secrets: secretsOf(script),
+    netns,
+    kongTools: harness.kongTools,
+    loadBalancerCheck: proxy && roles.loadBalancer.port === Number(proxy) ? `http://127.0.0.1:${proxy}${roles.loadBalancer.requestPath}` : undefined,
+    services: services ? { echo: echoHealth } : {},
+    ready: [...(status ? [kongReady] : []), ...(services ? [echoHealth] : [])],
+    kill: [...(services ? [{ unit: "geo-svc-echo.service", url: echoHealth }] : []), ...(status ? [{ unit: "kong.service", url: kongReady }] : [])],
+    fetch: [...(services ? [echoEnv] : []), ...(status ? [`http://127.0.0.1:${proxy}${proxyProbePath}`] : [])],
+    forwarded: status ? forwardedRequests(kongConf(script), roles.loadBalancer.address) : [],
+    ...extra,
+  };
+  return new Vm(join(harness.work, name), harness.base, harness.standins, spec);
+}

@@ -151,25 +151,15 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         { parent: this },
       );
       const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
-      const { replica, maxReplicaLagSec } = config.database;
-      // Only the replica's own region reads from it: Kong has no fallback from it to the primary.
-      const confIn = (region: string) =>
-        pulumi
-          .all([loadBalancerAddress.address, database.host, database.readReplicaHost])
-          .apply(([address, host, replicaHost]) =>
-            kongConfFor(config, address, {
-              host,
-              ssl: true,
-              ...(replicaHost && replica?.region === region ? { readReplica: { host: replicaHost, maxLagSec: maxReplicaLagSec } } : {}),
-            }),
-          );
+      // Every gateway reads the primary, the replica's region's too (startup/kong-conf.ts: no pg_ro_host).
+      const conf = pulumi.all([loadBalancerAddress.address, database.host]).apply(([address, host]) => kongConfFor(config, address, { host, ssl: true }));
       shared = {
         database,
         passwordSecretId,
         script: (role, region, services, kongUrl, entities) =>
           pulumi
             .all([
-              confIn(region),
+              conf,
               passwordSecretId,
               entities && "adminRequests" in entities ? entities.adminRequests : undefined,
               entities && "fallbackConfig" in entities ? entities.fallbackConfig : undefined,

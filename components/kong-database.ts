@@ -24,8 +24,6 @@ export class KongDatabase extends pulumi.ComponentResource {
   public readonly replica?: gcp.sql.DatabaseInstance;
   /** Private IP of the primary: Kong's `pg_host`. */
   public readonly host: pulumi.Output<string>;
-  /** Private IP of the cross-region replica: Kong's `pg_ro_host`. */
-  public readonly readReplicaHost?: pulumi.Output<string>;
   public readonly connectionName: pulumi.Output<string>;
   /** Holds the `kong` user's password; VMs read it at boot. */
   public readonly passwordSecret: gcp.secretmanager.Secret;
@@ -112,7 +110,6 @@ export class KongDatabase extends pulumi.ComponentResource {
         },
         { parent: this },
       );
-      this.readReplicaHost = this.replica.privateIpAddress;
     }
 
     const kongDb = new gcp.sql.Database(
@@ -133,7 +130,6 @@ export class KongDatabase extends pulumi.ComponentResource {
       instance: this.instance,
       replica: this.replica,
       host: this.host,
-      readReplicaHost: this.readReplicaHost,
       connectionName: this.connectionName,
       passwordSecret: this.passwordSecret,
     });

@@ -156,13 +156,8 @@ export const StackConfigSchema = z.strictObject({
       tier: z.string().default("db-custom-2-7680"),
       /** Standby in a second zone (`availabilityType: REGIONAL`). @default true */
       highAvailability: z.boolean().default(true),
-      /** Region of a cross-region read replica, which the gateways of that region read through `pg_ro_host`. @default none */
+      /** Region of a cross-region replica, for the day the primary's region is lost; Kong does not read it. @default none */
       replicaRegion: z.string().optional(),
-      /**
-       * The replica's replication lag that Kong's nodes reading it allow for (`db_update_propagation`):
-       * they read a change back only this long after it was made. @default 10
-       */
-      maxReplicaLagSec: z.number().int().min(1).max(300).default(10),
       /** @default 20 */
       diskSizeGb: z.number().int().min(10).max(65536).default(20),
       /** UTC "HH:MM" start of the daily backup. @default "03:00" */

@@ -6,6 +6,7 @@
  * a request takes; and a legend of line styles, ports and routes.
  */
 import { kongConfValue } from "../startup/kong-conf";
+import { kongHealthPath } from "../startup/kong-entities";
 import { filesWrittenBy } from "../startup/startup-script";
 import { databaseInstances, Fleet, fleets, inputsOfType } from "./fleet";
 import { kongRouteTargets } from "./outage";
@@ -58,8 +59,8 @@ function legend(resources: RecordedResource[], groups: Fleet[], migratorScript: 
   const rows = [
     "solid: requests",
     "dashed: writes (pg_host, uploads, the app's data)",
-    "dotted: reads (pg_ro_host, the declarative config)",
-    ...(conf ? [`Kong: proxy :${port("proxy_listen")}, status :${port("status_listen")}, Admin API on loopback only`] : []),
+    "dotted: reads (the declarative config)",
+    ...(conf ? [`Kong: proxy :${port("proxy_listen")} (health checks: ${kongHealthPath}), status :${port("status_listen")} and Admin API on loopback only`] : []),
     ...[...servicePorts].sort().map(([service, p]) => `${service}: :${p}`),
     ...(shownRegion ? [`routes in ${shownRegion} (each region's under its own prefix):`] : ["routes:"]),
     ...[...routes].map(([paths, service]) => `  ${paths} → ${service}`),
@@ -139,7 +140,6 @@ export function architectureDot(resources: RecordedResource[]): string {
       edges.push(entry ? `  ${node} -> ${kongNode} [label="calls its region's Kong"];` : `  ${kongNode} -> ${node} [label="regional routes"];`);
     }
     if (kongNode && primary) edges.push(`  ${kongNode} -> db_primary [style=dashed, label="pg_host"];`);
-    if (kongNode && replica) edges.push(`  ${kongNode} -> db_replica [style=dotted, label="pg_ro_host"];`);
     lines.push(...edges);
   }
 
@@ -153,7 +153,7 @@ export function architectureDot(resources: RecordedResource[]): string {
       lines.push('    db_primary -> db_standby [label="synchronous", arrowhead=none];');
     }
     if (replica) {
-      lines.push(`    db_replica [label=${quote(`read replica\n${replica.settings.locationPreference.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
+      lines.push(`    db_replica [label=${quote(`cross-region replica\n${replica.settings.locationPreference.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
       lines.push('    db_primary -> db_replica [label="async replication"];');
     }
     lines.push("  }");

@@ -22,12 +22,22 @@ function privateAddress(base: string, name: string): string {
   return `${base}.${parseInt(digest(name, 2), 16)}.${(parseInt(digest(name, 4), 16) % 250) + 2}`;
 }
 
+/** Pulumi's auto-name of a resource, with a stable suffix. */
+function autoName(logicalName: string): string {
+  return `${logicalName}-${digest(logicalName, 7)}`;
+}
+
+/** The private address the mock gives an auto-named Cloud SQL instance (the VM harness serves PostgreSQL there). */
+export function mockDatabaseAddress(logicalName: string): string {
+  return privateAddress("10.64", autoName(logicalName));
+}
+
 export function mockResourceState(args: MockResourceArgs, project: string): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
   // Pulumi auto-names with the logical name and a random suffix; here the suffix is stable. A
   // `namePrefix` gets GCP's generated suffix, new with every replacement: here, of the inputs.
   const namePrefix = inputs.namePrefix as string | undefined;
-  const name = (inputs.name as string | undefined) ?? (namePrefix ? `${namePrefix}${digest(JSON.stringify(inputs), 12)}` : `${args.name}-${digest(args.name, 7)}`);
+  const name = (inputs.name as string | undefined) ?? (namePrefix ? `${namePrefix}${digest(JSON.stringify(inputs), 12)}` : autoName(args.name));
   const location = (inputs.region ?? inputs.zone) as string | undefined;
   const selfLink = (collection: string) =>
     `${computeApi}/projects/${project}/${location ? `${inputs.region ? "regions" : "zones"}/${location}/` : "global/"}${collection}/${name}`;

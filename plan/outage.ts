@@ -119,7 +119,7 @@ export function databaseRoles(resources: RecordedResource[]): Record<string, str
   const roles: Record<string, string> = {};
   const { primary, replica } = databaseInstances(resources);
   if (primary) roles[primary.region] = "database";
-  if (replica) roles[replica.region] = "read replica";
+  if (replica) roles[replica.region] = "replica";
   return roles;
 }
 

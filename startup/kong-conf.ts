@@ -28,12 +28,6 @@ export interface KongDatabaseEndpoint {
   host: string;
   /** Cloud SQL is ENCRYPTED_ONLY; a PostgreSQL on loopback needs no TLS. */
   ssl: boolean;
-  /**
-   * A read replica in the node's own region, which Kong reads through `pg_ro_host` (writes and the
-   * CLI stay on `host`). Kong never falls back from it to the primary (kong/db/strategies/postgres/
-   * connector.lua at 3.9.1), so only nodes of the replica's region read from it.
-   */
-  readReplica?: { host: string; maxLagSec: number };
 }
 
 export interface KongConfInput {
@@ -86,19 +80,12 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
       // Cloud SQL's per-instance CA does not name the private IP, so TLS without verification.
       ["pg_ssl", input.database.ssl ? "on" : "off"],
       ["db_update_frequency", "5"],
-      // Cached entities never expire; invalidations come through the cluster events table.
+      // Cached entities never expire; invalidations come through the cluster events table. No
+      // pg_ro_host: Kong never falls back from a replica to the primary, and a node reading a
+      // replica that lags more than db_update_propagation (as one catching up after an outage
+      // does) misses a change's cluster event and keeps the old config until the next change.
       ["db_cache_ttl", "0"],
     );
-    if (input.database.readReplica) {
-      settings.push(
-        ["pg_ro_host", input.database.readReplica.host],
-        ["pg_ro_ssl", "on"],
-        // Nodes wait this long after a change before reading it back from the asynchronous
-        // replica; shorter than its lag, they would cache the old entity until the next change
-        // (db_cache_ttl = 0; kong.conf.default).
-        ["db_update_propagation", String(input.database.readReplica.maxLagSec)],
-      );
-    }
   } else {
     settings.push(["database", "off"]);
     if (input.declarativeConfigPath) settings.push(["declarative_config", input.declarativeConfigPath]);

@@ -173,15 +173,16 @@ describe("the critical path", () => {
     expect(criticalPath([node("c", "component", ["elsewhere"]), node("x", "b", ["c"])], { b: 10 }).totalSeconds).toBe(10);
   });
 
-  it("shows that the us-multi fleet waits for Cloud SQL's primary and replica, as the README says", async () => {
+  it("shows that the us-multi fleet waits for Cloud SQL's primary only, not its replica, as the README says", async () => {
     const stack = await recordStack("us-multi");
     const path = criticalPath(stack.resources);
     const database = path.path.filter((n) => n.type === "gcp:sql/databaseInstance:DatabaseInstance");
-    expect(database.map((n) => n.urn.split("::").pop())).toEqual(["geo-db-primary", "geo-db-replica"]);
-    // Google: creating an instance takes several minutes; ten each here.
-    expect(database.map((n) => n.seconds)).toEqual([600, 600]);
+    // kong.conf names only the primary: the replica is created beside the fleets, not before them.
+    expect(database.map((n) => n.urn.split("::").pop())).toEqual(["geo-db-primary"]);
+    // Google: creating an instance takes several minutes; ten here.
+    expect(database.map((n) => n.seconds)).toEqual([600]);
     const readme = readFileSync(join(projectDir, "README.md"), "utf8");
-    expect(readme).toContain(`For us-multi the estimate is about ${Math.round(path.totalSeconds / 60)} minutes, 20 of them Cloud SQL's primary and then its`);
+    expect(readme).toContain(`For us-multi the estimate is about ${Math.round(path.totalSeconds / 60)} minutes, 10 of them Cloud SQL's primary`);
   });
 });
 
@@ -191,7 +192,7 @@ describe("the diagram", () => {
     for (const region of ["us-west2", "us-central1", "us-east4"]) expect(dot).toContain(`cluster_${region.replace(/-/g, "_")} {`);
     expect(dot).toMatch(/db_primary \[label="primary\\nus-central1-a"/);
     expect(dot).toMatch(/db_standby \[label="HA standby\\nus-central1-b"/);
-    expect(dot).toMatch(/db_replica \[label="read replica\\nus-east4-a"/);
+    expect(dot).toMatch(/db_replica \[label="cross-region replica\\nus-east4-a"/);
     expect(dot).toContain("users -> lb");
     expect(dot).toContain("geo_us_east4 -> geo_us_east4_messaging");
   });
@@ -226,7 +227,7 @@ describe("the diagram", () => {
     expect(legendText).toEqual(
       expect.arrayContaining([
         "solid: requests",
-        "Kong: proxy :8000, status :8100, Admin API on loopback only",
+        "Kong: proxy :8000 (health checks: /geo-api-layer/health), status :8100 and Admin API on loopback only",
         "messaging: :8080",
         "attachments: :8081",
         "  / → messaging",

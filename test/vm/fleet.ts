@@ -7,6 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { fleets, inputsOfType } from "../../plan/fleet";
+import { mockDatabaseAddress } from "../../plan/mock-cloud";
 import { filesWrittenBy } from "../../startup/startup-script";
 import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
 import { kongToolsDir, kongToolsUnavailable } from "../support/kong-tools";
@@ -81,6 +82,8 @@ export interface Roles {
   subnets: Record<string, string>;
   /** Standalone: each region's internal load balancer addresses, by tier (`kong`, a service's name). */
   internalAddresses: Record<string, Record<string, string>>;
+  /** The private address of Kong's cross-region replica, where the stack has one. */
+  replicaAddress?: string;
   /** The load balancer's health check (port and path) and its address. */
   loadBalancer: { port: number; requestPath: string; address: string };
 }
@@ -112,7 +115,9 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
   for (const rule of inputsOfType(recording.resources, "compute/forwardingRule:ForwardingRule")) {
     (internalAddresses[rule.region] ??= {})[String(rule.name).replace(`geo-${rule.region}-`, "").replace(/-ilb$/, "")] = rule.ipAddress;
   }
-  return { scripts, byRegion, subnets, internalAddresses, loadBalancer: { port, requestPath, address: forwardingRule.ipAddress } };
+  const replica = recording.resources.find((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance" && (r.inputs as { masterInstanceName?: string }).masterInstanceName);
+  const replicaAddress = replica && mockDatabaseAddress(replica.name);
+  return { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, address: forwardingRule.ipAddress } };
 }
 
 /** The secrets a script reads, by id, with the values above. */
@@ -137,9 +142,8 @@ export class StackNetwork {
 
   constructor(dir: string, private readonly roles: Roles, options: { replicaApplyDelaySec?: number } = {}) {
     mkdirSync(dir, { recursive: true });
-    const confs = Object.values(roles.byRegion).flatMap((byRegion) => Object.values(byRegion)).map(kongConf);
     const primaryHost = [roles.scripts.migrator, ...Object.values(roles.scripts)].map((s) => s && kongConfValue(kongConf(s), "pg_host")).find((h) => h && h !== "127.0.0.1");
-    const replicaHost = confs.map((c) => kongConfValue(c, "pg_ro_host")).find(Boolean);
+    const replicaHost = roles.replicaAddress;
     if (!primaryHost) return;
     serverCertificate(join(dir, "tls"), [primaryHost, ...(replicaHost ? [replicaHost] : [])]);
     this.primary = new PostgresServer(this.net, "db-primary", join(dir, "primary"), { address: primaryHost, tls: join(dir, "tls") });

@@ -1,6 +1,6 @@
 /**
  * KongDatabase: Kong's PostgreSQL on Cloud SQL, private IP only, with an HA standby, point-in-time
- * recovery, an optional cross-region read replica, and the `kong` user's password in Secret Manager.
+ * recovery, an optional cross-region replica, and the `kong` user's password in Secret Manager.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -87,7 +87,7 @@ export class KongDatabase extends pulumi.ComponentResource {
     );
 
     if (settings.replica) {
-      // Promotion is manual (README runbook): Kong keeps reading through pg_ro_host meanwhile.
+      // For the day the primary's region is lost; promotion is manual (README runbook). Kong does not read it.
       this.replica = new gcp.sql.DatabaseInstance(
         `${name}-replica`,
         {

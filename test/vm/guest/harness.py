@@ -83,7 +83,12 @@ def unit_property(unit, prop):
 
 
 def check():
-    journal = subprocess.run(["journalctl", "-b", "-u", "google-startup-scripts", "-o", "cat"], capture_output=True, text=True).stdout
+    # The runner's last line may reach the journal a moment after its unit finished (a loaded machine).
+    for _ in range(50):
+        journal = subprocess.run(["journalctl", "-b", "-u", "google-startup-scripts", "-o", "cat"], capture_output=True, text=True).stdout
+        if "startup-script exit status" in journal:
+            break
+        time.sleep(0.2)
     result = {
         "startup_ok": "startup-script exit status 0" in journal,
         "answers": {url: status(url) for url in CONFIG["ready"]},

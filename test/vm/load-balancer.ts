@@ -1,6 +1,6 @@
 /** Google's load balancer in front of the harness's VMs (test/vm/load-balancer.py), and what it saw. */
 import type { ChildProcess } from "child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "fs";
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync } from "fs";
 import { join } from "path";
 import type { TestNetwork } from "./network";
 
@@ -57,8 +57,10 @@ export class LoadBalancer {
     closeSync(log);
   }
 
+  /** Written whole and renamed into place: the balancer's threads read it at any moment. */
   private write(): void {
-    writeFileSync(this.configFile, JSON.stringify(this.config));
+    writeFileSync(`${this.configFile}.new`, JSON.stringify(this.config));
+    renameSync(`${this.configFile}.new`, this.configFile);
   }
 
   /** A backend (a VM's address) behind the load balancer from now on. */

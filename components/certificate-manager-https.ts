@@ -4,6 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import { certificateManagerName } from "../config/naming";
 
 export interface CertificateStatus {
   /** Certificate Manager's state at the last `pulumi up` or `pulumi refresh`: PROVISIONING, ACTIVE, FAILED. */
@@ -36,17 +37,23 @@ export class CertificateManagerHttps extends pulumi.ComponentResource {
     const after = { parent: this, dependsOn: args.apis };
     const map = new gcp.certificatemanager.CertificateMap(`${name}-map`, { name: `${args.prefix}-lb`, labels: args.labels }, after);
     this.certificateMapUrl = pulumi.interpolate`//certificatemanager.googleapis.com/${map.id}`;
-    // Auto-named, each by its domain: a changed domain is a new certificate next to the old ones.
+    // Named by their domain (an auto-name would hold its dots): a changed domain is a new
+    // certificate next to the old ones, and nothing of a kept domain is ever replaced.
     const perDomain = [...args.domains].sort().map((domain) => {
-      const authorization = new gcp.certificatemanager.DnsAuthorization(`${name}-dns-${domain}`, { domain, labels: args.labels }, after);
+      const resourceName = certificateManagerName(args.prefix, domain);
+      const authorization = new gcp.certificatemanager.DnsAuthorization(
+        `${name}-dns-${domain}`,
+        { name: resourceName, domain, labels: args.labels },
+        after,
+      );
       const certificate = new gcp.certificatemanager.Certificate(
         `${name}-${domain}`,
-        { managed: { domains: [domain], dnsAuthorizations: [authorization.id] }, labels: args.labels },
+        { name: resourceName, managed: { domains: [domain], dnsAuthorizations: [authorization.id] }, labels: args.labels },
         after,
       );
       new gcp.certificatemanager.CertificateMapEntry(
         `${name}-entry-${domain}`,
-        { map: map.name, hostname: domain, certificates: [certificate.id], labels: args.labels },
+        { name: resourceName, map: map.name, hostname: domain, certificates: [certificate.id], labels: args.labels },
         { parent: this },
       );
       const status = pulumi.all([certificate.managed, authorization.dnsResourceRecords]).apply(

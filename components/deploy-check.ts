@@ -15,6 +15,8 @@ export interface RouteProbe {
 export interface DeployCheckArgs {
   /** Where users reach the stack, e.g. `http://203.0.113.7`. */
   baseUrl: pulumi.Input<string>;
+  /** A header every probe carries (the load balancer serves plain HTTP with domains only with it). */
+  header?: { name: string; value: pulumi.Input<string> };
   probes: RouteProbe[];
   timeoutSec: number;
   /** Values whose change means a new rollout to wait for, e.g. the instance templates. */
@@ -32,7 +34,7 @@ deadline=$((SECONDS + ${timeoutSec}))
 check() {
   local method=$1 path=$2 via=$3 headers status
   while true; do
-    headers=$(curl -sS -o /dev/null -D - -X "$method" --max-time 10 "$BASE_URL$path" 2>/dev/null || true)
+    headers=$(curl -sS -o /dev/null -D - -X "$method" --max-time 10 \${CHECK_HEADER:+-H "$CHECK_HEADER"} "$BASE_URL$path" 2>/dev/null || true)
     status=$(printf '%s\\n' "$headers" | awk 'NR == 1 { print $2 }')
     if [[ -n "$status" && "$status" -lt 500 ]] && { [[ $via == direct ]] || printf '%s\\n' "$headers" | grep -qi '^via:.*kong/'; }; then
       echo "$method $path: $status ($via)"
@@ -59,7 +61,7 @@ export class DeployCheck extends pulumi.ComponentResource {
       {
         interpreter: ["/bin/bash", "-c"],
         create: renderRouteCheckScript(args.probes, args.timeoutSec),
-        environment: { BASE_URL: args.baseUrl },
+        environment: { BASE_URL: args.baseUrl, ...(args.header ? { CHECK_HEADER: pulumi.interpolate`${args.header.name}: ${args.header.value}` } : {}) },
         triggers: args.triggers,
       },
       // A component's dependsOn does not reach its children: the probe itself must wait for the

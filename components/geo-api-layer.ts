@@ -5,12 +5,13 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import { picturesListerRoleId, secretResourceName, tierAccountId, tierName } from "../config/naming";
+import { picturesListerRoleBase, secretResourceName, tierAccountId, tierName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import type { StackConfig } from "../config/validate";
 import { kongAdminPort } from "../config/validate";
 import { adminRequests, kongEntities, regionalKongEntities, RegionalEndpoints, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
-import type { KongDatabaseEndpoint } from "../startup/kong-conf";
+import { KongDatabaseEndpoint, loadBalancerKeepaliveSec } from "../startup/kong-conf";
+import { behindGoogleLoadBalancer } from "../config/messenger";
 import { firstBootBudgetSec, KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
 import { DeployCheck, RouteProbe } from "./deploy-check";
 import { GlobalLoadBalancer } from "./global-load-balancer";
@@ -244,7 +245,8 @@ export class GeoApiLayer extends pulumi.ComponentResource {
                   .apply((addresses) => renderDeclarativeConfig(regionalKongEntities(config.services, [regionalEndpoints(region, addresses)], { internalSources }))),
               }),
             kongSecretIds: [shared!.passwordSecretId],
-            serviceScript: (service, kongUrl) => script("service-tier", region.name, [service], kongUrl),
+            serviceScript: (service, kongUrl) =>
+              script("service-tier", region.name, [service.name === config.entryService.name ? behindGoogleLoadBalancer(service, loadBalancerKeepaliveSec) : service], kongUrl),
             serviceSecretIds: (service) => serviceSecretIds([service]),
           },
           { parent: this },
@@ -279,7 +281,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
           location: config.pictures.location,
           publicRead: config.pictures.publicRead,
           writers: pictureWriters,
-          listerRoleId: picturesListerRoleId(prefix),
+          listerRoleBase: picturesListerRoleBase(prefix),
           labels: resourceLabels(stack, "pictures-bucket"),
           apis: network.apis,
         },
@@ -335,6 +337,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         `${name}-check`,
         {
           baseUrl: loadBalancer.checkUrl,
+          header: loadBalancer.checkHeader,
           probes,
           timeoutSec: config.deployCheck.timeoutSec,
           triggers: [...rollouts, loadBalancer.servingConfiguration],

@@ -4,6 +4,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 import { CertificateManagerHttps, CertificateStatus } from "./certificate-manager-https";
 
 export interface GlobalLoadBalancerArgs {
@@ -26,6 +27,9 @@ export interface GlobalLoadBalancerArgs {
   apis: pulumi.Resource[];
 }
 
+/** What the deploy check sends over plain HTTP when the stack serves HTTPS. */
+export const deployCheckHeader = "X-Geo-Api-Layer-Deploy-Check";
+
 // Both the backend service and every forwarding rule: a mismatch is rejected, and @pulumi/gcp v9
 // defaults to the classic EXTERNAL scheme.
 const scheme = "EXTERNAL_MANAGED";
@@ -35,8 +39,10 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
   /** The URL users reach: https with domains, else http on the address. */
   public readonly url: pulumi.Output<string>;
   public readonly backendService: gcp.compute.BackendService;
-  /** Plain HTTP on the address, served with or without domains: where the deploy check probes. */
+  /** Plain HTTP on the address: where the deploy check probes (with domains, with checkHeader). */
   public readonly checkUrl: pulumi.Output<string>;
+  /** With domains, the header plain HTTP must carry to be served rather than sent to HTTPS. */
+  public readonly checkHeader?: { name: string; value: pulumi.Output<string> };
   /** With domains: each domain's certificate state and the DNS record that authorizes it. */
   public readonly certificates?: pulumi.Output<Record<string, CertificateStatus>>;
   /**
@@ -104,23 +110,40 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
 
     if (args.domains.length > 0) {
       const https = new CertificateManagerHttps(`${name}-https`, { prefix, domains: args.domains, labels: args.labels, apis: args.apis }, { parent: this });
+      // TLS 1.2 and later with forward-secret ciphers; without a policy Google accepts TLS 1.0.
+      const tls = new gcp.compute.SSLPolicy(`${name}-tls`, { name: `${prefix}-lb-tls`, profile: "MODERN", minTlsVersion: "TLS_1_2" }, after);
       const httpsProxy = new gcp.compute.TargetHttpsProxy(
         `${name}-https`,
-        { name: `${prefix}-https`, urlMap: serving.id, certificateMap: https.certificateMapUrl },
+        { name: `${prefix}-https`, urlMap: serving.id, certificateMap: https.certificateMapUrl, sslPolicy: tls.id },
         { parent: this },
       );
       forwardingRule("https", 443, httpsProxy.id);
-      // The domains' HTTP redirects to HTTPS; the address itself keeps serving (checkUrl).
+      // Plain HTTP sends everyone to HTTPS (the address to the first domain); it serves only the
+      // deploy check, which cannot wait for DNS and a certificate and carries a header no one else knows.
+      const checkValue = new random.RandomId(`${name}-check-header`, { byteLength: 16 }, { parent: this });
+      this.checkHeader = { name: deployCheckHeader, value: checkValue.hex };
+      const toHttps = (host?: string) => ({ httpsRedirect: true, ...(host ? { hostRedirect: host } : {}), redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false });
       const http = new gcp.compute.URLMap(
         `${name}-http-map`,
         {
           name: `${prefix}-http`,
-          defaultService: this.backendService.id,
-          hostRules: [{ hosts: args.domains, pathMatcher: "https-redirect" }],
+          defaultUrlRedirect: toHttps(args.domains[0]),
+          hostRules: [
+            { hosts: args.domains, pathMatcher: "https-redirect" },
+            { hosts: ["*"], pathMatcher: "deploy-check" },
+          ],
           pathMatchers: [
+            { name: "https-redirect", defaultUrlRedirect: toHttps() },
             {
-              name: "https-redirect",
-              defaultUrlRedirect: { httpsRedirect: true, redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false },
+              name: "deploy-check",
+              defaultUrlRedirect: toHttps(args.domains[0]),
+              routeRules: [
+                {
+                  priority: 1,
+                  matchRules: [{ prefixMatch: "/", headerMatches: [{ headerName: deployCheckHeader, exactMatch: checkValue.hex }] }],
+                  service: this.backendService.id,
+                },
+              ],
             },
           ],
         },

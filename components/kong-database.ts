@@ -19,6 +19,9 @@ export interface KongDatabaseArgs {
   labels: Record<string, string>;
 }
 
+/** Inputs Cloud SQL changes itself: the provider's docs say to ignore `diskSize` with `diskAutoresize`. */
+const grownByCloudSql = ["settings.diskSize"];
+
 export class KongDatabase extends pulumi.ComponentResource {
   public readonly instance: gcp.sql.DatabaseInstance;
   public readonly replica?: gcp.sql.DatabaseInstance;
@@ -83,7 +86,8 @@ export class KongDatabase extends pulumi.ComponentResource {
           userLabels: labels,
         },
       },
-      { parent: this, dependsOn: [args.privateServicesConnection, ...args.apis] },
+      // Cloud SQL grows the disk (diskAutoresize); setting the configured size back would fail.
+      { parent: this, dependsOn: [args.privateServicesConnection, ...args.apis], ignoreChanges: grownByCloudSql },
     );
 
     if (settings.replica) {
@@ -108,7 +112,7 @@ export class KongDatabase extends pulumi.ComponentResource {
             userLabels: labels,
           },
         },
-        { parent: this },
+        { parent: this, ignoreChanges: grownByCloudSql },
       );
     }
 

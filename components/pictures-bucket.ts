@@ -7,6 +7,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
 
 export interface PicturesBucketArgs {
   project: string;
@@ -14,15 +15,21 @@ export interface PicturesBucketArgs {
   bucketName: string;
   /** Multi-region or dual-region: pictures stay readable when a region is lost. */
   location: string;
-  /** Anyone may read objects: the URLs Attachments returns are public. */
+  /**
+   * Anyone may read an object whose URL they have (Attachments returns public URLs), never list
+   * the bucket.
+   */
   publicRead: boolean;
   /** Service account emails of the VMs that run the service storing pictures. */
   writers: pulumi.Input<string>[];
-  /** Id of the project role holding only `storage.buckets.list` ([a-zA-Z0-9_.], 3 to 64). */
-  listerRoleId: string;
+  /** Start of the id of the project role holding only `storage.buckets.list` (picturesListerRoleBase). */
+  listerRoleBase: string;
   labels: Record<string, string>;
   apis: pulumi.Resource[];
 }
+
+/** Holds `storage.objects.get` and nothing else (Google's IAM roles for Cloud Storage). */
+export const publicReadRole = "roles/storage.legacyObjectReader";
 
 export class PicturesBucket extends pulumi.ComponentResource {
   public readonly bucket: gcp.storage.Bucket;
@@ -44,11 +51,15 @@ export class PicturesBucket extends pulumi.ComponentResource {
     );
     // The narrowest role with storage.buckets.list is one with nothing else: the predefined roles
     // that hold it also read or administer buckets.
+    // A deleted custom role's id cannot be used again for up to 37 days (terraform-provider-google
+    // v7.45.0, google_project_iam_custom_role docs: undeletable for 7, unusable for 30 more), so
+    // each creation gets its own: `pulumi destroy` then `pulumi up` makes a new id.
+    const roleSuffix = new random.RandomId(`${name}-lister-id`, { byteLength: 4 }, { parent: this });
     const lister = new gcp.projects.IAMCustomRole(
       `${name}-lister`,
       {
         project: args.project,
-        roleId: args.listerRoleId,
+        roleId: pulumi.interpolate`${args.listerRoleBase}_${roleSuffix.hex}`,
         title: "List buckets (pictures writers)",
         description: "storage.buckets.list only: Attachments finds its pictures bucket by listing the project's buckets",
         permissions: ["storage.buckets.list"],
@@ -61,7 +72,8 @@ export class PicturesBucket extends pulumi.ComponentResource {
       new gcp.projects.IAMMember(`${name}-lister-${i}`, { project: args.project, role: lister.name, member }, { parent: this });
     });
     if (args.publicRead) {
-      new gcp.storage.BucketIAMMember(`${name}-public-read`, { bucket: this.bucket.name, role: "roles/storage.objectViewer", member: "allUsers" }, { parent: this });
+      // storage.objects.get only: roles/storage.objectViewer would also let anyone list every object.
+      new gcp.storage.BucketIAMMember(`${name}-public-read`, { bucket: this.bucket.name, role: publicReadRole, member: "allUsers" }, { parent: this });
     }
     this.registerOutputs({ bucket: this.bucket });
   }

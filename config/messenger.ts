@@ -22,6 +22,19 @@ export function messengerPart(service: ServiceConfig): string | undefined {
 }
 
 /**
+ * A service that a Google Application Load Balancer reaches directly (standalone's entry service)
+ * must keep idle connections longer than the load balancer's 600 s, or the load balancer sends
+ * requests on connections the service is closing: 502s. The messenger's services are Spring Boot
+ * 2.7.3 on Tomcat (their pom.xml at the pinned commit), whose keep-alive timeout defaults to the
+ * 60 s connection timeout; Spring Boot binds `server.tomcat.keep-alive-timeout` from this variable.
+ * A variable the stack file sets wins.
+ */
+export function behindGoogleLoadBalancer(service: ServiceConfig, keepaliveSec: number): ServiceConfig {
+  if (!messengerPart(service) || service.env.SERVER_TOMCAT_KEEPALIVETIMEOUT !== undefined) return service;
+  return { ...service, env: { ...service.env, SERVER_TOMCAT_KEEPALIVETIMEOUT: `${keepaliveSec}s` } };
+}
+
+/**
  * Messaging needs its own database (YugabyteDB, outside this stack): DB_URL and the DB_PWD secret.
  * Attachments in Google Cloud mode needs the pictures bucket (`pictures`).
  */

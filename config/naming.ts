@@ -2,6 +2,7 @@
  * Names of per-region resources, built in one place so validation can check GCP's limits on
  * exactly the names the components will use.
  */
+import { createHash } from "crypto";
 import { compactRegionName } from "./regions";
 
 /** GCP resource names: at most 63 characters, RFC 1035. */
@@ -31,7 +32,25 @@ export function secretResourceName(project: string, secretId: string): string {
   return `projects/${project}/secrets/${secretId}`;
 }
 
-/** The project role that lets the pictures bucket's writers list buckets: `[a-zA-Z0-9_.]`, 3 to 64. */
-export function picturesListerRoleId(prefix: string): string {
-  return `${prefix.replace(/-/g, "_")}_pictures_bucket_lister`;
+/**
+ * The project role that lets the pictures bucket's writers list buckets, before its per-creation
+ * suffix (components/pictures-bucket.ts): `[a-zA-Z0-9_.]`, 3 to 64 with it.
+ */
+export function picturesListerRoleBase(prefix: string): string {
+  return `${prefix.replace(/-/g, "_")}_pictures_lister`;
+}
+
+/** Certificate Manager names (DNS authorization, certificate, map entry): `[a-zA-Z][a-zA-Z0-9_-]*`, 1 to 64. */
+export const certificateManagerNamePattern = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+
+/**
+ * A domain's Certificate Manager resources: `geo-api-example-com-1a2b3c4d`. Dots are not allowed
+ * in these names, so the domain is spelled with dashes, cut to fit, and made unique by a hash of
+ * the whole domain (`api.example.com` and `api-example.com` differ).
+ */
+export function certificateManagerName(prefix: string, domain: string): string {
+  const hash = createHash("sha256").update(domain).digest("hex").slice(0, 8);
+  const room = 64 - prefix.length - hash.length - 2;
+  const spelled = domain.replace(/[^a-z0-9]+/g, "-").slice(0, room).replace(/-+$/, "");
+  return `${prefix}-${spelled}-${hash}`;
 }

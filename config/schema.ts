@@ -169,7 +169,14 @@ export const StackConfigSchema = z.strictObject({
   loadBalancer: z
     .strictObject({
       /** Domains for a Google-managed certificate; with any, HTTP redirects to HTTPS. @default none */
-      domains: z.array(z.string().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,}$/, "a lowercase DNS name")).default([]),
+      domains: z
+        .array(
+          z
+            .string()
+            .max(253, "a DNS name of at most 253 characters")
+            .regex(/^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/, "a lowercase DNS name whose labels have at most 63 characters"),
+        )
+        .default([]),
       /**
        * Keeps a user on one VM: the messenger's Vaadin UI holds session state in memory.
        * @default "GENERATED_COOKIE"

@@ -23,13 +23,16 @@ export type ResourceChange =
 /** Input paths (`[]` for any element) whose change replaces a resource, by type (scripts/replace-on-change.ts). */
 const forceNew: Record<string, string[]> = replaceOnChange.resources;
 
-/** Whether a changed input at `path` (`inputs.disks[0].sourceImage`) replaces a resource of `type`. */
-export function forcesReplacement(type: string, path: string): boolean {
+/**
+ * Whether a changed input at `path` (`inputs.disks[0].sourceImage`) replaces a resource of `type`:
+ * the provider's ForceNew fields, plus the resource's own `replaceOnChanges` option.
+ */
+export function forcesReplacement(type: string, path: string, replaceOnChanges: string[] = []): boolean {
   if (!path.startsWith("inputs.")) return false;
   const field = path.slice("inputs.".length).replace(/\[\d+\]/g, "[]");
   // A ForceNew field inside the changed value, or the changed value inside a ForceNew block.
   const within = (outer: string, inner: string) => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[]`);
-  return (forceNew[type] ?? []).some((f) => within(f, field) || within(field, f));
+  return [...(forceNew[type] ?? []), ...replaceOnChanges].some((f) => within(f, field) || within(field, f));
 }
 
 /** What replacing a resource of this type means for the running system, where it means more than a new resource. */
@@ -41,7 +44,7 @@ const replacementMeaning: Record<string, string> = {
   "gcp:compute/globalAddress:GlobalAddress": "a new address: DNS pointing at the old one stops working",
 };
 
-const compared = (r: RecordedResource) => ({ parent: r.parent, dependencies: r.dependencies, inputs: r.inputs });
+const compared = (r: RecordedResource) => ({ parent: r.parent, dependencies: r.dependencies, inputs: r.inputs, options: r.options });
 
 export function diffPlans(before: PlanDocument, after: PlanDocument): ResourceChange[] {
   const old = new Map(before.resources.map((r) => [r.urn, r]));
@@ -51,7 +54,7 @@ export function diffPlans(before: PlanDocument, after: PlanDocument): ResourceCh
     const previous = old.get(urn);
     if (!previous) changes.push({ kind: "added", urn, type: r.type });
     else {
-      const fields = diffValues(compared(previous), compared(r), "").map((f) => ({ ...f, forcesReplacement: forcesReplacement(r.type, f.path) }));
+      const fields = diffValues(compared(previous), compared(r), "").map((f) => ({ ...f, forcesReplacement: forcesReplacement(r.type, f.path, r.options?.replaceOnChanges) }));
       if (fields.length) changes.push({ kind: fields.some((f) => f.forcesReplacement) ? "replaced" : "changed", urn, type: r.type, fields });
     }
   }

@@ -32,6 +32,9 @@ export function mockDatabaseAddress(logicalName: string): string {
   return privateAddress("10.64", autoName(logicalName));
 }
 
+/** Google's collection names that are not the type's name, lower camel case, plus "s". */
+const irregularCollections: Record<string, string> = { URLMap: "urlMaps", SSLPolicy: "sslPolicies" };
+
 export function mockResourceState(args: MockResourceArgs, project: string): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
   // Pulumi auto-names with the logical name and a random suffix; here the suffix is stable. A
@@ -45,6 +48,9 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
   switch (args.type) {
     case "random:index/randomPassword:RandomPassword":
       state.result = mockPassword(args.name);
+      break;
+    case "random:index/randomId:RandomId":
+      state.hex = digest(args.name, 2 * Number(inputs.byteLength));
       break;
     case "gcp:serviceaccount/account:Account":
       state.email = `${inputs.accountId}@${project}.iam.gserviceaccount.com`;
@@ -85,7 +91,7 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
       break;
   }
   const kind = args.type.split(":")[2];
-  const collection = `${kind[0].toLowerCase()}${kind.slice(1)}s`;
+  const collection = irregularCollections[kind] ?? `${kind[0].toLowerCase()}${kind.slice(1)}s`;
   if (args.type.startsWith("gcp:compute/")) {
     state.selfLink ??= selfLink(collection);
     // Google renews a resource's fingerprint with every change to it.

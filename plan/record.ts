@@ -17,6 +17,28 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** A component's registered outputs, as plain data; absent for custom resources. */
   outputs?: Record<string, unknown>;
+  /** Resource options that change how Pulumi updates it, where set. */
+  options?: RecordedOptions;
+}
+
+export interface RecordedOptions {
+  ignoreChanges?: string[];
+  replaceOnChanges?: string[];
+  deleteBeforeReplace?: boolean;
+  protect?: boolean;
+  retainOnDelete?: boolean;
+}
+
+/** The options of a registration that are set (absent ones are Pulumi's defaults). */
+function recordedOptions(req: RegisterRequest): RecordedOptions | undefined {
+  const options: RecordedOptions = {
+    ...(req.getIgnorechangesList().length ? { ignoreChanges: req.getIgnorechangesList() } : {}),
+    ...(req.getReplaceonchangesList().length ? { replaceOnChanges: req.getReplaceonchangesList() } : {}),
+    ...(req.getDeletebeforereplacedefined() ? { deleteBeforeReplace: req.getDeletebeforereplace() } : {}),
+    ...(req.getProtect() ? { protect: true } : {}),
+    ...(req.getRetainondelete() ? { retainOnDelete: true } : {}),
+  };
+  return Object.keys(options).length ? options : undefined;
 }
 
 export interface RecordOptions {
@@ -94,6 +116,7 @@ async function recordInStore(options: RecordOptions): Promise<Recording> {
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: RegisterRequest, callback: unknown) => {
     const parent: string = req.getParent();
+    const registered = recordedOptions(req);
     const propertyDependencies: string[] = [];
     req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
     resources.push({
@@ -104,6 +127,7 @@ async function recordInStore(options: RecordOptions): Promise<Recording> {
       custom: req.getCustom(),
       dependencies: [...new Set([...req.getDependenciesList(), ...propertyDependencies])].sort(),
       inputs: plainValue(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+      ...(registered ? { options: registered } : {}),
     });
     return register(req, callback);
   };

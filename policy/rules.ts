@@ -170,15 +170,75 @@ const publicBucket: PolicyRule = {
   },
 };
 
+const sshOnlyThroughOsLogin: PolicyRule = {
+  name: "ssh-only-through-os-login",
+  description: "VMs take SSH keys only from OS Login: project-wide keys in metadata would open every VM the day OS Login is off",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    const metadata = props.metadata ?? {};
+    return (["enable-oslogin", "block-project-ssh-keys"] as const)
+      .filter((key) => String(metadata[key]).toUpperCase() !== "TRUE")
+      .map((key) => `metadata ${key} must be TRUE, not ${JSON.stringify(metadata[key])}`);
+  },
+};
+
+/** Predefined Cloud Storage roles a public grant may use: storage.objects.get only (Google's "IAM roles for Cloud Storage"). */
+const publicGetOnlyRoles = ["roles/storage.legacyObjectReader"];
+
+const publicReadWithoutList: PolicyRule = {
+  name: "public-read-without-list",
+  description: "allUsers may get an object whose URL they have, never list a bucket's objects",
+  check({ type, props }) {
+    if (type !== "gcp:storage/bucketIAMMember:BucketIAMMember" || !["allUsers", "allAuthenticatedUsers"].includes(props.member)) return [];
+    return publicGetOnlyRoles.includes(props.role) ? [] : [`${props.member} has ${props.role}; public read must be ${publicGetOnlyRoles.join(" or ")} (storage.objects.get only)`];
+  },
+};
+
+const tlsVersions = ["TLS_1_0", "TLS_1_1", "TLS_1_2", "TLS_1_3"];
+
+const modernTls: PolicyRule = {
+  name: "https-tls-1-2",
+  description: "HTTPS proxies have an SSL policy, and SSL policies accept TLS 1.2 or later only (Google's default accepts TLS 1.0)",
+  check({ type, props }) {
+    if (type === "gcp:compute/targetHttpsProxy:TargetHttpsProxy") return props.sslPolicy ? [] : ["no sslPolicy: Google's default accepts TLS 1.0"];
+    if (type !== "gcp:compute/sSLPolicy:SSLPolicy") return [];
+    const minimum = props.minTlsVersion ?? "TLS_1_0";
+    return tlsVersions.indexOf(minimum) >= tlsVersions.indexOf("TLS_1_2") ? [] : [`minTlsVersion ${minimum} is below TLS_1_2`];
+  },
+};
+
+const certificateManagerNames: PolicyRule = {
+  name: "certificate-manager-names",
+  description: "Certificate Manager resources have explicit names Google accepts: [a-zA-Z][a-zA-Z0-9_-]*, 1 to 64 characters (an auto-name holds the domain's dots)",
+  check({ type, props }) {
+    if (!/^gcp:certificatemanager\/(dnsAuthorization|certificate|certificateMapEntry):/.test(type)) return [];
+    return /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(props.name ?? "") ? [] : [`name ${JSON.stringify(props.name)} is not [a-zA-Z][a-zA-Z0-9_-]* of 1 to 64 characters`];
+  },
+};
+
+const apisStayOn: PolicyRule = {
+  name: "apis-stay-on-at-destroy",
+  description: "Enabled APIs stay on at `pulumi destroy`: the project's other workloads use them too",
+  check({ type, props }) {
+    if (type !== "gcp:projects/service:Service") return [];
+    return props.disableOnDestroy === false ? [] : [`${props.service} would be turned off for the whole project at destroy (disableOnDestroy must be false)`];
+  },
+};
+
 export const policyRules: PolicyRule[] = [
   firewallOnlyLoadBalancer,
   noExternalIp,
   shieldedVm,
+  sshOnlyThroughOsLogin,
   cloudSqlPrivate,
   adminApiLoopback,
   noSecretInMetadata,
   labelled,
   publicBucket,
+  publicReadWithoutList,
+  modernTls,
+  certificateManagerNames,
+  apisStayOn,
 ];
 
 export interface Violation {

@@ -3,7 +3,7 @@
  * every rendered script passes shellcheck without unused code.
  */
 import { kongPasswordVariable } from "./kong-conf";
-import { kongConfPath, kongEnvPath } from "./systemd";
+import { kongConfPath, kongEnvPath, kongFileLimit } from "./systemd";
 
 /** Every script: logging, failure, retries, idempotent file writes, metadata and secrets, waits. */
 export const commonFunctions = `
@@ -123,7 +123,7 @@ secret_env_line() {
  */
 export const kongCliFunctions = `
 with_kong_env() {
-  systemd-run --quiet --wait --pipe --collect --service-type=exec -p EnvironmentFile=${kongEnvPath} "$@"
+  systemd-run --quiet --wait --pipe --collect --service-type=exec -p EnvironmentFile=${kongEnvPath} -p LimitNOFILE=${kongFileLimit} "$@"
 }
 
 kong_cli() { with_kong_env /usr/local/bin/kong "$@" -c ${kongConfPath}; }

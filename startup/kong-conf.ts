@@ -10,7 +10,8 @@ export const kongPasswordVariable = "GEO_KONG_PG_PASSWORD";
  * `pg_password` as a reference to Kong's `env` vault, which reads kongPasswordVariable
  * (kong/vaults/env/init.lua at 3.9.1: the name upper-cased, `-` to `_`). `kong prepare` writes the reference,
  * not the value, into `<prefix>/.kong_env` (mode 0640); the resolved value goes only into
- * `<prefix>/.kong_process_secrets`, mode 0600 and encrypted (kong/cmd/utils/prefix_handler.lua).
+ * `<prefix>/.kong_process_secrets_http`, which nginx's init reads and deletes
+ * (kong/cmd/utils/prefix_handler.lua, kong/conf_loader/init.lua).
  * Not `KONG_PG_PASSWORD`, which Kong would read as the setting itself and write out in the clear.
  */
 export const kongPasswordReference = `{vault://env/${kongPasswordVariable.toLowerCase().replace(/_/g, "-")}}`;
@@ -23,6 +24,12 @@ export const kongPasswordReference = `{vault://env/${kongPasswordVariable.toLowe
  */
 export const kongErrorLog = "syslog:server=unix:/dev/log,nohostname,tag=kong";
 export const kongAccessLog = "syslog:server=unix:/dev/log,nohostname,tag=kong_access";
+
+/**
+ * How long a server behind a Google Application Load Balancer keeps an idle connection: past the
+ * load balancer's fixed 600 s, as Google's external Application Load Balancer docs ask.
+ */
+export const loadBalancerKeepaliveSec = 620;
 
 export interface KongDatabaseEndpoint {
   host: string;
@@ -62,6 +69,9 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
     ["nginx_worker_processes", "auto"],
     ["mem_cache_size", input.memCacheSize],
     ["upstream_keepalive_pool_size", "512"],
+    // Google's Application Load Balancers keep idle connections to a backend 600 s and require the
+    // backend to keep them longer; nginx's default (75 s) would close first and cause 502s.
+    ["nginx_proxy_keepalive_timeout", `${loadBalancerKeepaliveSec}s`],
     // The client's address from X-Forwarded-For: nginx's realip module (Kong's template at 3.9.1,
     // nginx_kong.lua: set_real_ip_from per trusted IP) walks it from the right past trusted entries.
     ["trusted_ips", input.trustedIps.join(",")],
@@ -100,5 +110,8 @@ export function kongConfValue(conf: string, key: string): string | undefined {
 
 export function renderKongConf(input: KongConfInput): string {
   const lines = kongConfSettings(input).map(([key, value]) => `${key} = ${value}`);
-  return ["# Rendered by geo-api-layer (startup/kong-conf.ts); the password is a reference to /etc/kong/kong.env.", ...lines, ""].join("\n");
+  const header = input.database
+    ? "# Rendered by geo-api-layer (startup/kong-conf.ts); the password is a reference to /etc/kong/kong.env."
+    : "# Rendered by geo-api-layer (startup/kong-conf.ts); no database, so no password.";
+  return [header, ...lines, ""].join("\n");
 }

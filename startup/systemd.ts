@@ -17,6 +17,13 @@ export interface KongUnitOptions {
 }
 
 /**
+ * Kong's open-file limit: its unit's, and its CLI's under systemd-run, whose default (1024) makes
+ * every `kong migrations` warn (prepare_prefix warns below 4096: kong/cmd/utils/prefix_handler.lua
+ * at 3.9.1, which kong/cmd/migrations.lua runs too).
+ */
+export const kongFileLimit = 65536;
+
+/**
  * Kong's own unit (build/package/kong.service at 3.9.1): `kong prepare`, then nginx in the
  * foreground. No [Install] section: Kong is started by the boot script only, after the services
  * answer, so a reboot cannot put it in front of services that are still starting.
@@ -40,7 +47,7 @@ KillSignal=SIGQUIT
 TimeoutStopSec=30
 Restart=always
 RestartSec=5
-LimitNOFILE=65536
+LimitNOFILE=${kongFileLimit}
 `;
 }
 

@@ -3,6 +3,7 @@ import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
 import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
 import { KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
+import { systemdWord } from "../startup/systemd";
 import { callIndex, echoService, expectStatus, Sandbox } from "./support/sandbox";
 
 const services = [
@@ -309,5 +310,11 @@ describe("a DB-less gateway and a standalone service tier", () => {
     expectStatus(run, 0);
     expect(run.calls.some((c) => c.includes("konghq") || c.includes("kong.service"))).toBe(false);
     expect(sandbox.file("etc/geo-api-layer/notes.env")).toContain('KONG_URL="http://10.0.32.7:8000/api/us/east/echo"');
+  });
+});
+
+describe("a unit's Exec line", () => {
+  it("escapes what systemd would expand or end: `%` specifiers, `$` variables, quotes and backslashes (systemd.service, Command lines)", () => {
+    expect(systemdWord(`date +%s; echo "$HOME" \\ 100%20`)).toBe(`"date +%%s; echo \\"$$HOME\\" \\\\ 100%%20"`);
   });
 });

@@ -10,13 +10,13 @@ import { tmpdir } from "os";
 import { join } from "path";
 import { parse } from "yaml";
 import type { Recording } from "../plan/record";
-import { fleets, inputsOfType } from "../plan/fleet";
 import { exampleStacks } from "../scripts/outage-table";
 import { kongConfValue } from "../startup/kong-conf";
 import { entitiesFromAdminRequests, kongHealthPath, renderDeclarativeConfig } from "../startup/kong-entities";
 import { fallbackConfigPath, fallbackDropIn } from "../startup/kong-fallback";
-import { filesWrittenBy, roleOf } from "../startup/startup-script";
 import { judged, kongCheck, kongConfigParse, kongRoute, kongToolsUnavailable, RouterAnswer } from "./support/kong-tools";
+import { inputsOfType } from "../plan/fleet";
+import { RenderedVm, vmsOf } from "./support/rendered-vms";
 import { recordStack, stackServices } from "./support/stack";
 
 const unavailable = kongToolsUnavailable();
@@ -27,26 +27,6 @@ afterAll(() => {
 });
 
 jest.setTimeout(300_000);
-
-/** A VM as the program renders it: its name, role, region and the files its boot script writes. */
-interface RenderedVm {
-  name: string;
-  role: string;
-  region: string;
-  files: Record<string, string>;
-}
-
-function vmsOf(recording: Recording): RenderedVm[] {
-  const migrator = inputsOfType(recording.resources, "compute/instance:Instance").map((m) => ({
-    name: m.name as string,
-    role: roleOf(m.metadataStartupScript),
-    region: String(m.zone).replace(/-[a-z]$/, ""),
-    files: filesWrittenBy(m.metadataStartupScript),
-  }));
-  const vms = [...fleets(recording.resources).map((f) => ({ name: f.name, role: f.role, region: f.region, files: filesWrittenBy(f.script) })), ...migrator];
-  expect(vms.length).toBeGreaterThanOrEqual(3);
-  return vms;
-}
 
 const kongConfPath = "/etc/kong/kong.conf";
 const withKong = (vms: RenderedVm[]) => vms.filter((vm) => vm.files[kongConfPath] !== undefined);

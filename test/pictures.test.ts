@@ -45,33 +45,60 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
     expect(members(recording, "gcp:projects/iAMMember:IAMMember", `projects/offline-plan-project/roles/${lister.roleId}`)).toEqual(writers);
   });
 
+  it("gives the listing role an id of its own creation: a deleted custom role's id cannot be reused for up to 37 days", () => {
+    const recording = stacks[topology];
+    const role = one(recording, "gcp:projects/iAMCustomRole:IAMCustomRole");
+    const suffix = ofType(recording, "random:index/randomId:RandomId").find((r) => role.dependencies.includes(r.urn));
+    expect(suffix).toBeDefined();
+    expect(inputs(role).roleId).toMatch(/^[a-zA-Z0-9_.]{3,64}$/);
+    expect(inputs(role).roleId).toMatch(/^geo_pictures_lister_[0-9a-f]{8}$/);
+  });
+
   it("grants no other storage role to anyone but allUsers' read, which the stack file chose", () => {
     const recording = stacks[topology];
     const storageGrants = [...ofType(recording, "gcp:storage/bucketIAMMember:BucketIAMMember"), ...ofType(recording, "gcp:projects/iAMMember:IAMMember")]
       .map(inputs)
-      .filter((m) => m.role.includes("storage") || m.role.includes("_pictures_bucket_lister"));
+      .filter((m) => m.role.includes("storage") || m.role.includes("_pictures_lister_"));
     const expected = [
       ...attachmentsAccounts(recording).flatMap((member) => [
         { member, role: "roles/storage.objectCreator" },
-        { member, role: expect.stringMatching(/_pictures_bucket_lister$/) },
+        { member, role: expect.stringMatching(/_pictures_lister_[0-9a-f]{8}$/) },
       ]),
-      { member: "allUsers", role: "roles/storage.objectViewer" },
+      { member: "allUsers", role: "roles/storage.legacyObjectReader" },
     ];
     expect(storageGrants.map(({ member, role }) => ({ member, role }))).toEqual(expect.arrayContaining(expected));
     expect(storageGrants).toHaveLength(expected.length);
   });
 });
 
+/**
+ * Permissions of the predefined roles a public grant could use (Google Cloud, "IAM roles for Cloud
+ * Storage"): objectViewer also lists, which would let anyone enumerate every picture.
+ */
+const rolePermissions: Record<string, string[]> = {
+  "roles/storage.legacyObjectReader": ["storage.objects.get"],
+  "roles/storage.objectViewer": ["storage.folders.get", "storage.folders.list", "storage.managedFolders.get", "storage.managedFolders.list", "storage.objects.get", "storage.objects.list"],
+};
+
 describe("public read is a switch", () => {
+  it("on: anyone may get an object whose URL they have, and no one may list them", () => {
+    const publicRoles = ofType(stacks["shared-db"], "gcp:storage/bucketIAMMember:BucketIAMMember")
+      .map(inputs)
+      .filter((m) => m.member === "allUsers")
+      .map((m) => m.role);
+    expect(publicRoles).toHaveLength(1);
+    expect(rolePermissions[publicRoles[0]]).toEqual(["storage.objects.get"]);
+  });
+
   it("off: no allUsers grant, and public access prevention enforced on the bucket", async () => {
     const recording = await recordStack("us-multi", { pictures: { publicRead: false } });
     expect(recording.errors).toEqual([]);
-    expect(members(recording, "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer")).toEqual([]);
+    expect(ofType(recording, "gcp:storage/bucketIAMMember:BucketIAMMember").map(inputs).filter((m) => m.member === "allUsers")).toEqual([]);
     expect(inputs(one(recording, "gcp:storage/bucket:Bucket")).publicAccessPrevention).toBe("enforced");
   });
 
   it("on: allUsers may read, and public access prevention is inherited", () => {
-    expect(members(stacks["shared-db"], "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.objectViewer")).toEqual(["allUsers"]);
+    expect(members(stacks["shared-db"], "gcp:storage/bucketIAMMember:BucketIAMMember", "roles/storage.legacyObjectReader")).toEqual(["allUsers"]);
     expect(inputs(one(stacks["shared-db"], "gcp:storage/bucket:Bucket")).publicAccessPrevention).toBe("inherited");
   });
 });

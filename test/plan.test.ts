@@ -138,6 +138,12 @@ describe("the diff", () => {
     expect(forcesReplacement("gcp:sql/databaseInstance:DatabaseInstance", "inputs.settings.tier")).toBe(false);
     expect(forcesReplacement("gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager", "inputs.versions[0].instanceTemplate")).toBe(false);
     expect(forcesReplacement("gcp:compute/subnetwork:Subnetwork", "inputs.ipCidrRange")).toBe(false);
+    // A whole block added or removed replaces the resource when a field inside it is ForceNew.
+    expect(forcesReplacement("gcp:sql/databaseInstance:DatabaseInstance", "inputs.replicaConfiguration")).toBe(true);
+    expect(forcesReplacement("gcp:sql/databaseInstance:DatabaseInstance", "inputs.replicaConfiguration.username")).toBe(true);
+    // And so does a field the resource names in its replaceOnChanges option.
+    expect(forcesReplacement("gcp:compute/instance:Instance", "inputs.metadataStartupScript")).toBe(false);
+    expect(forcesReplacement("gcp:compute/instance:Instance", "inputs.metadataStartupScript", ["metadataStartupScript"])).toBe(true);
   });
 
   it("names resources instead of showing their URLs", () => {

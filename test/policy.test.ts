@@ -9,6 +9,7 @@ const template = (props: Record<string, unknown>): PolicyResource => ({
   name: "t",
   props: {
     networkInterfaces: [{ subnetwork: "s" }],
+    metadata: vmMetadata,
     shieldedInstanceConfig: { enableSecureBoot: true, enableVtpm: true, enableIntegrityMonitoring: true },
     labels: { stack: "s", component: "c" },
     metadataStartupScript: "admin_listen = 127.0.0.1:8001\n",
@@ -36,11 +37,13 @@ const database = (overrides: Record<string, unknown> = {}, settings: Record<stri
   },
 });
 
-const bucketGrant = (member: string): PolicyResource => ({
+const bucketGrant = (member: string, role = "roles/storage.legacyObjectReader"): PolicyResource => ({
   type: "gcp:storage/bucketIAMMember:BucketIAMMember",
   name: "g",
-  props: { bucket: "pictures-geo-p", role: "roles/storage.objectViewer", member },
+  props: { bucket: "pictures-geo-p", role, member },
 });
+const resource = (type: string, props: Record<string, unknown>): PolicyResource => ({ type, name: "r", props });
+const vmMetadata = { "enable-oslogin": "TRUE", "block-project-ssh-keys": "TRUE" };
 
 describe.each([
   ["firewall-open-only-to-load-balancers", firewall(["0.0.0.0/0"], [{ protocol: "tcp", ports: ["80"] }]), firewall(["35.191.0.0/16", "130.211.0.0/22"], [{ protocol: "tcp", ports: ["8000", "8100"] }]), "open to the world"],
@@ -58,7 +61,15 @@ describe.each([
   ["no-secret-in-metadata", template({ metadata: { env: "DB_PASSWORD=hunter2hunter2" } }), template({ metadataStartupScript: 'kong_env=$(secret_env_line KONG_PG_PASSWORD \'projects/p/secrets/s/versions/latest\')' }), "DB_PASSWORD has a literal value"],
   ["no-secret-in-metadata", template({ metadataStartupScript: 'REPORTS="postgres://app:s3cr3t@db:5432/app"\n' }), template({ metadataStartupScript: 'DB_URL="jdbc:postgresql://db:5433/app"\n' }), "REPORTS has a literal value"],
   ["labelled-with-stack-and-component", template({ labels: { stack: "s" } }), template({}), "labels lack component"],
-  ["bucket-readable-by-everyone", bucketGrant("allUsers"), bucketGrant("serviceAccount:vm@p.iam.gserviceaccount.com"), "allUsers has roles/storage.objectViewer on bucket pictures-geo-p (geo-api-layer:pictures.publicRead)"],
+  ["bucket-readable-by-everyone", bucketGrant("allUsers"), bucketGrant("serviceAccount:vm@p.iam.gserviceaccount.com"), "allUsers has roles/storage.legacyObjectReader on bucket pictures-geo-p (geo-api-layer:pictures.publicRead)"],
+  ["public-read-without-list", bucketGrant("allUsers", "roles/storage.objectViewer"), bucketGrant("allUsers"), "allUsers has roles/storage.objectViewer; public read must be roles/storage.legacyObjectReader"],
+  ["ssh-only-through-os-login", template({ metadata: { ...vmMetadata, "block-project-ssh-keys": "FALSE" } }), template({}), 'block-project-ssh-keys must be TRUE, not "FALSE"'],
+  ["ssh-only-through-os-login", template({ metadata: { "block-project-ssh-keys": "TRUE" } }), template({}), "enable-oslogin must be TRUE"],
+  ["https-tls-1-2", resource("gcp:compute/targetHttpsProxy:TargetHttpsProxy", { urlMap: "m" }), resource("gcp:compute/targetHttpsProxy:TargetHttpsProxy", { sslPolicy: "p" }), "no sslPolicy"],
+  ["https-tls-1-2", resource("gcp:compute/sSLPolicy:SSLPolicy", { profile: "MODERN" }), resource("gcp:compute/sSLPolicy:SSLPolicy", { minTlsVersion: "TLS_1_2" }), "minTlsVersion TLS_1_0 is below TLS_1_2"],
+  ["certificate-manager-names", resource("gcp:certificatemanager/certificate:Certificate", { name: "geo-api.example.com-1a2b3c4" }), resource("gcp:certificatemanager/certificate:Certificate", { name: "geo-api-example-com-1a2b3c4d" }), "is not [a-zA-Z]"],
+  ["certificate-manager-names", resource("gcp:certificatemanager/dnsAuthorization:DnsAuthorization", { domain: "api.example.com" }), resource("gcp:certificatemanager/dnsAuthorization:DnsAuthorization", { name: "a" }), "name undefined"],
+  ["apis-stay-on-at-destroy", resource("gcp:projects/service:Service", { service: "sqladmin.googleapis.com", disableOnDestroy: true }), resource("gcp:projects/service:Service", { service: "sqladmin.googleapis.com", disableOnDestroy: false }), "sqladmin.googleapis.com would be turned off"],
 ])("%s", (name, violating, compliant, message) => {
   it("reports the violation", () => {
     expect(rule(name).check(violating).join("\n")).toContain(message);
@@ -73,6 +84,13 @@ describe("every example stack", () => {
     const recording = await recordStack(stack);
     expect(recording.errors).toEqual([]);
     expect(checkPolicies(recording.resources.map(policyResource))).toEqual([]);
+  });
+
+  it("passes every policy with HTTPS on", async () => {
+    const recording = await recordStack("us-multi", { loadBalancer: { domains: ["api.example.com"] } });
+    const resources = recording.resources.map(policyResource);
+    expect(resources.filter((r) => /certificatemanager|sSLPolicy|targetHttpsProxy/.test(r.type)).length).toBe(6);
+    expect(checkPolicies(resources)).toEqual([]);
   });
 
   it("names the stack file's public read of the pictures bucket as the one advisory", async () => {

@@ -6,7 +6,7 @@ describe("with domains", () => {
   const domains = (list: string[]) => recordStack("us-multi", { loadBalancer: { domains: list } });
   const byUrn = (recording: Recording) => new Map(recording.resources.map((r) => [r.urn, r]));
 
-  it("serves HTTPS with a DNS-authorized Certificate Manager certificate per domain, and redirects only the domains' HTTP", async () => {
+  it("serves HTTPS with a DNS-authorized Certificate Manager certificate per domain, TLS 1.2 at least", async () => {
     const stack = await domains(["api.example.com", "chat.example.com"]);
     expect(stack.errors).toEqual([]);
     expect(ofType(stack, "gcp:compute/managedSslCertificate:ManagedSslCertificate")).toEqual([]);
@@ -14,22 +14,58 @@ describe("with domains", () => {
     const entries = ofType(stack, "gcp:certificatemanager/certificateMapEntry:CertificateMapEntry").map(inputs);
     expect(entries.map((e) => e.hostname).sort()).toEqual(["api.example.com", "chat.example.com"]);
     for (const entry of entries) {
-      const certificate = ofType(stack, "gcp:certificatemanager/certificate:Certificate").find((c) => entry.certificates[0].includes(`/certificates/${c.name}-`))!;
+      const certificate = ofType(stack, "gcp:certificatemanager/certificate:Certificate").find((c) => entry.certificates[0].endsWith(`/certificates/${inputs(c).name}`))!;
       expect(inputs(certificate).managed.domains).toEqual([entry.hostname]);
       const authorization = resources.get(certificate.dependencies.find((d) => d.includes("DnsAuthorization"))!)!;
       expect(inputs(authorization).domain).toBe(entry.hostname);
     }
     const map = inputs(one(stack, "gcp:certificatemanager/certificateMap:CertificateMap"));
-    expect(inputs(one(stack, "gcp:compute/targetHttpsProxy:TargetHttpsProxy")).certificateMap).toMatch(
-      new RegExp(`^//certificatemanager\\.googleapis\\.com/projects/[^/]+/locations/global/certificateMaps/${map.name}$`),
-    );
-    const http = inputs(one(stack, "gcp:compute/targetHttpProxy:TargetHttpProxy"));
-    const httpMap = ofType(stack, "gcp:compute/uRLMap:URLMap").map(inputs).find((m) => http.urlMap.endsWith(`/${m.name}`))!;
-    expect(httpMap.hostRules).toEqual([{ hosts: ["api.example.com", "chat.example.com"], pathMatcher: "https-redirect" }]);
-    expect(httpMap.pathMatchers[0].defaultUrlRedirect).toMatchObject({ httpsRedirect: true });
-    expect(httpMap.defaultService).toMatch(/\/global\/backendServices\/geo-lb$/);
+    const proxy = inputs(one(stack, "gcp:compute/targetHttpsProxy:TargetHttpsProxy"));
+    expect(proxy.certificateMap).toMatch(new RegExp(`^//certificatemanager\\.googleapis\\.com/projects/[^/]+/locations/global/certificateMaps/${map.name}$`));
+    // Without an SSL policy Google's default accepts TLS 1.0 (COMPATIBLE).
+    const policy = inputs(one(stack, "gcp:compute/sSLPolicy:SSLPolicy"));
+    expect(proxy.sslPolicy).toMatch(new RegExp(`/sslPolicies/${policy.name}$`));
+    expect(policy).toMatchObject({ profile: "MODERN", minTlsVersion: "TLS_1_2" });
     const rules = ofType(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule").map(inputs);
     expect(rules.map((r) => r.portRange).sort()).toEqual(["443", "80"]);
+  });
+
+  it("names each domain's certificate resources as Certificate Manager allows, uniquely, however long the domain", async () => {
+    const long = `${"a".repeat(63)}.${"b".repeat(63)}.example.com`;
+    const stack = await domains(["api.example.com", "api-example.com", long]);
+    expect(stack.errors).toEqual([]);
+    for (const type of ["DnsAuthorization", "Certificate", "CertificateMapEntry"]) {
+      const names = ofType(stack, `gcp:certificatemanager/${type[0].toLowerCase()}${type.slice(1)}:${type}`).map((r) => inputs(r).name);
+      expect(names).toHaveLength(3);
+      // @pulumi/gcp 9.37 certificatemanager typings: `[a-zA-Z][a-zA-Z0-9_-]*`, 1 to 64 characters.
+      for (const name of names) expect([type, name]).toEqual([type, expect.stringMatching(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/)]);
+      expect(new Set(names).size).toBe(3);
+    }
+  });
+
+  it("serves plain HTTP only to the deploy check: every other request, a user's login included, goes to HTTPS", async () => {
+    const stack = await domains(["api.example.com", "chat.example.com"]);
+    const http = inputs(one(stack, "gcp:compute/targetHttpProxy:TargetHttpProxy"));
+    const httpMap = ofType(stack, "gcp:compute/uRLMap:URLMap").map(inputs).find((m) => http.urlMap.endsWith(`/${m.name}`))!;
+    const check = inputs(one(stack, "command:local:Command")).environment.CHECK_HEADER as string;
+    const [headerName, headerValue] = check.split(": ");
+    expect(headerValue).toMatch(/^[0-9a-f]{32}$/);
+    // Where the URL map sends a request (Google's URL map semantics: host rule, then route rules by priority, else the matcher's default).
+    const target = (host: string, headers: Record<string, string>) => {
+      const rule = httpMap.hostRules.find((r: { hosts: string[] }) => r.hosts.includes(host)) ?? httpMap.hostRules.find((r: { hosts: string[] }) => r.hosts.includes("*"));
+      const matcher = rule ? httpMap.pathMatchers.find((m: { name: string }) => m.name === rule.pathMatcher) : httpMap;
+      const route = (matcher.routeRules ?? []).find((r: { matchRules: { headerMatches?: { headerName: string; exactMatch: string }[] }[] }) =>
+        r.matchRules.some((m) => (m.headerMatches ?? []).every((h) => headers[h.headerName] === h.exactMatch)),
+      );
+      return route ? { service: route.service } : { redirect: matcher.defaultUrlRedirect ?? httpMap.defaultUrlRedirect };
+    };
+    expect(httpMap.defaultService).toBeUndefined();
+    for (const host of ["api.example.com", "chat.example.com", "203.0.113.10", "other.example.org"]) {
+      expect([host, target(host, {})]).toEqual([host, { redirect: expect.objectContaining({ httpsRedirect: true }) }]);
+    }
+    expect(target("203.0.113.10", {}).redirect).toMatchObject({ hostRedirect: "api.example.com" });
+    expect(target("203.0.113.10", { [headerName]: headerValue })).toEqual({ service: expect.stringMatching(/\/global\/backendServices\/geo-lb$/) });
+    expect(target("203.0.113.10", { [headerName]: "guess" })).toHaveProperty("redirect");
   });
 
   it("checks the deployment over HTTP on the address, needing neither DNS nor a certificate, and reports each certificate's state", async () => {

@@ -52,6 +52,8 @@ export function harnessFor(label: string): Harness {
 }
 
 export const echoPort = 9002;
+/** An argument systemd would change unless the unit escapes it (`%s` is a specifier, `$HOME` a variable). */
+export const echoArgument = "100%s of $HOME";
 export const echoHealth = `http://127.0.0.1:${echoPort}/healthz`;
 export const echoEnv = `http://127.0.0.1:${echoPort}/env`;
 
@@ -69,7 +71,7 @@ export const echoService = (standins: Standins, { internalRoute = true } = {}) =
     ref: standins.echoRef,
     packages: ["python3"],
     build: "python3 -m py_compile server.py",
-    command: "python3 server.py",
+    command: `python3 server.py '${echoArgument}'`,
   },
 });
 

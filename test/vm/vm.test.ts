@@ -7,7 +7,7 @@
 import { join } from "path";
 import { kongToolsUnavailable } from "../support/kong-tools";
 import { Boot, Vm } from "./harness";
-import { describeVm, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
+import { describeVm, echoArgument, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
 
 if (unavailable) process.stderr.write(`vm harness skipped: ${unavailable}\n`);
 
@@ -83,6 +83,12 @@ function kongVmTests(role: string, get: () => { vm: Vm; first: Boot }): void {
     }
   });
 
+  it(`${role}: Kong's nginx keeps idle client connections longer than Google's load balancers (600 s)`, () => {
+    // Real nginx started on this nginx.conf (its notice reached the journal), so it took the directive.
+    const keepalive = /^\s*keepalive_timeout (\d+)s;$/m.exec(get().vm.file("usr/local/kong/nginx.conf"));
+    expect(Number(keepalive?.[1])).toBeGreaterThan(600);
+  });
+
   it(`${role}: Kong Manager does not listen`, () => {
     expect(get().vm.file("usr/local/kong/nginx.conf")).toMatch(/listen 0\.0\.0\.0:8000;/);
     expect(get().vm.file("usr/local/kong/nginx.conf")).not.toMatch(/listen 0\.0\.0\.0:(8002|8445)/);
@@ -138,6 +144,13 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
     expect(network.entities()).toEqual(expect.arrayContaining(["services/echo", "routes/echo", "routes/echo-internal", "routes/geo-api-layer-health"]));
   });
 
+  it("migrator: Kong's CLI runs with Kong's open-file limit, so it never warns about it", () => {
+    // What `kong migrations bootstrap`, `finish` and `up` print reaches the boot's log.
+    expect(boots.migratorFirst.startupLog).toContain("bootstrapping Kong's database");
+    expect(boots.migratorPending.startupLog).toContain("running new Kong migrations");
+    for (const boot of [boots.migratorFirst, boots.migratorPending]) expect(boot.startupLog).not.toContain("ulimit is currently set");
+  });
+
   it("migrator: a rerun installs and migrates nothing", () => {
     expectNothingRedone(boots.migratorReboot);
     expect(boots.migratorReboot.startupLog).toContain("Kong's database schema is up to date");
@@ -157,9 +170,11 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
   kongPasswordTests("gateway", () => ({ vm: gateway }));
   kongPasswordTests("migrator", () => ({ vm: migrator }));
 
-  it("gateway: the service sees its env values and secrets exactly, `$` and backticks included", () => {
+  it("gateway: the service sees its env values, secrets and arguments exactly, `$`, `%` and backticks included", () => {
     const env = JSON.parse(boots.gatewayFirst.check!.bodies[echoEnv]);
     expect(env).toMatchObject({ GREETING: greeting, ECHO_TOKEN: echoToken, KONG_URL: "http://127.0.0.1:8000/echo", REGION: expect.stringMatching(/^us-/) });
+    // Its command line reached it through the unit's Exec line unchanged: systemd expands `%` specifiers and `$` variables.
+    expect(env.ARGV).toEqual([echoArgument]);
   });
 
   it("migrator: no access token on a command line, and every secret read with the VM's token", () => {

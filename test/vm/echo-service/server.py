@@ -1,12 +1,14 @@
 """The harness's microservice: built and run through the same `run.kind: git` path as the messenger.
 
 Like a JVM service it takes a few seconds before it listens, so the order in which a VM's health
-checks start to pass is visible. GET /healthz answers ok; GET /env shows the environment it got;
+checks start to pass is visible. GET /healthz answers ok; GET /env shows the environment it got
+(and its arguments, as ARGV);
 any other request answers with its method, path and the region the service runs in, so a request
 through Kong shows where it arrived.
 """
 import json
 import os
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,7 +20,7 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/healthz":
             body = b"ok"
         elif self.path == "/env":
-            body = json.dumps(dict(os.environ), sort_keys=True).encode()
+            body = json.dumps(dict(os.environ, ARGV=sys.argv[1:]), sort_keys=True).encode()
         else:
             body = json.dumps({"method": self.command, "path": self.path, "region": os.environ.get("REGION")}).encode()
         self.send_response(200)

@@ -7,8 +7,10 @@ Each behaviour follows the Kong 3.9.1 source file it names (../shared/kong-check
   what it refuses, with its message); a DB-less start is judged by Kong's own `kong config parse`.
 - `kong prepare` (kong/cmd/utils/prefix_handler.lua): <prefix>/.kong_env (0640) with references, not
   values; the resolved secrets in <prefix>/.kong_process_secrets_http, which nginx's init reads and
-  deletes (kong/conf_loader/init.lua); nginx.conf with kong.conf's listeners and log targets, opened
-  by Debian's real nginx (kong/templates/nginx_kong.lua).
+  deletes (kong/conf_loader/init.lua); nginx.conf with kong.conf's listeners, log targets and the
+  proxy server's injected `nginx_proxy_*` directives, opened by Debian's real nginx
+  (kong/templates/nginx_kong.lua); the open-file limit warning of prepare_prefix, which every
+  `kong migrations` command runs too.
 - PostgreSQL (kong/db/strategies/postgres/connector.lua): a real server over TCP and TLS (`pg_ssl`),
   `pg_timeout` per connect, and a second connect when the password is a vault reference
   (`kong.vault.try`, kong/pdk/vault.lua). Reads go through `pg_ro_host` when set, with no fallback
@@ -35,6 +37,7 @@ import ipaddress
 import json
 import os
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -606,15 +609,16 @@ def server(listen, access_log, error_log, locations, directives=()):
     return "\n".join(lines)
 
 
-def real_ip_directives(conf):
-    """The proxy server's client-address directives, as Kong 3.9.1 renders them: `real_ip_header`
-    and `real_ip_recursive` are aliases of nginx_proxy_real_ip_* (kong/conf_loader/constants.lua),
-    injected as nginx directives, and each `trusted_ips` entry becomes `set_real_ip_from`
-    (kong/templates/nginx_kong.lua). Real nginx's realip module then does what Kong's does."""
+def proxy_directives(conf):
+    """The proxy server's injected directives, as Kong 3.9.1 renders them (kong/templates/nginx_kong.lua:
+    every `nginx_proxy_<name> = value` becomes `<name> value;`, then a `set_real_ip_from` per
+    `trusted_ips` entry). `real_ip_header` and `real_ip_recursive` are aliases of nginx_proxy_real_ip_*
+    (kong/conf_loader/constants.lua), with Kong's defaults (kong_defaults.lua). Real nginx parses
+    them and its realip module then does what Kong's does."""
+    injected = {"real_ip_header": conf.get("real_ip_header", "X-Real-IP"), "real_ip_recursive": conf.get("real_ip_recursive", "off")}
+    injected.update({key[len("nginx_proxy_"):]: value for key, value in conf.items() if key.startswith("nginx_proxy_")})
     trusted = [ip.strip() for ip in conf.get("trusted_ips", "").split(",") if ip.strip() and conf.get("trusted_ips") != "NONE"]
-    return [f"real_ip_header {conf.get('real_ip_header', 'X-Real-IP')}",
-            f"real_ip_recursive {conf.get('real_ip_recursive', 'off')}",
-            *[f"set_real_ip_from {ip}" for ip in trusted]]
+    return [*[f"{name} {value}" for name, value in injected.items()], *[f"set_real_ip_from {ip}" for ip in trusted]]
 
 
 def prepare(prefix, conf_path, conf):
@@ -637,7 +641,7 @@ def prepare(prefix, conf_path, conf):
     to = lambda kind: f"proxy_pass http://unix:{prefix}/standin-{kind}.sock;"
     proxy = f"location / {{ {to('proxy')} proxy_set_header X-Real-IP $remote_addr; proxy_set_header Host $host; }}"
     servers = [
-        server(listens(conf["proxy_listen"]), conf["proxy_access_log"], conf["proxy_error_log"], [proxy], real_ip_directives(conf)),
+        server(listens(conf["proxy_listen"]), conf["proxy_access_log"], conf["proxy_error_log"], [proxy], proxy_directives(conf)),
         server(listens(conf["admin_listen"]), conf["admin_access_log"], conf["admin_error_log"], [f"location / {{ {to('core')} }}"]),
         server(listens(conf["status_listen"]), conf["status_access_log"], conf["status_error_log"], [f"location / {{ {to('core')} }}"]),
         server(listens(conf["admin_gui_listen"]), conf["admin_gui_access_log"], conf["admin_gui_error_log"], ["location / { return 200 'Kong Manager'; }"]),
@@ -658,6 +662,14 @@ def prepare(prefix, conf_path, conf):
     ])
     with open(os.path.join(prefix, "nginx.conf"), "w") as f:
         f.write(text)
+
+
+def warn_low_ulimit():
+    """prepare_prefix's check (kong/cmd/utils/prefix_handler.lua:708-714 at 3.9.1), which `kong prepare`
+    and every `kong migrations` command run (kong/cmd/migrations.lua:95)."""
+    limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    if limit < 4096:
+        print(f'[warn] ulimit is currently set to "{limit}". For better performance set it to at least "4096" using "ulimit -n"', file=sys.stderr, flush=True)
 
 
 def consume_process_secrets(prefix):
@@ -682,6 +694,8 @@ def cli(argv):
     conf_path = opts.get("c", "/etc/kong/kong.conf")
     conf = parse_conf(conf_path)
     prefix = opts.get("p", conf["prefix"])
+    if args[:1] in (["prepare"], ["migrations"]):
+        warn_low_ulimit()
     if args[:1] == ["prepare"]:
         prepare(prefix, conf_path, conf)
         return 0

@@ -153,7 +153,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       );
       const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
       // Every gateway reads the primary, the replica's region's too (startup/kong-conf.ts: no pg_ro_host).
-      const conf = pulumi.all([loadBalancerAddress.address, database.host]).apply(([address, host]) => kongConfFor(config, address, { host, ssl: true }));
+      const conf = pulumi.all([loadBalancerAddress.address, database.host]).apply(([address, host]) => kongConfFor(config, address, { host, verifiedTls: true }));
       shared = {
         database,
         passwordSecretId,
@@ -162,16 +162,17 @@ export class GeoApiLayer extends pulumi.ComponentResource {
             .all([
               conf,
               passwordSecretId,
+              database.serverCa,
               entities && "adminRequests" in entities ? entities.adminRequests : undefined,
               entities && "fallbackConfig" in entities ? entities.fallbackConfig : undefined,
             ])
-            .apply(([conf, passwordSecret, requests, fallbackConfig]) =>
+            .apply(([conf, passwordSecret, databaseCa, requests, fallbackConfig]) =>
               script(role, region, services, kongUrl, {
                 conf,
                 mode:
                   requests === undefined
-                    ? { kind: "shared-db", passwordSecret, ...(fallbackConfig === undefined ? {} : { fallbackConfig }) }
-                    : { kind: "migrator", passwordSecret, adminRequests: requests },
+                    ? { kind: "shared-db", passwordSecret, databaseCa, ...(fallbackConfig === undefined ? {} : { fallbackConfig }) }
+                    : { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests },
               }),
             ),
       };
@@ -191,7 +192,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       const onVm: { database?: KongDatabaseEndpoint; mode: KongMode } | undefined = shared
         ? undefined
         : topology === "sidecar"
-          ? { database: { host: "127.0.0.1", ssl: false }, mode: { kind: "local-db", adminRequests: loopbackRequests } }
+          ? { database: { host: "127.0.0.1", verifiedTls: false }, mode: { kind: "local-db", adminRequests: loopbackRequests } }
           : { mode: { kind: "dbless", declarativeConfig: renderDeclarativeConfig(loopbackEntities) } };
       const gatewayScript = (region: string): pulumi.Input<string> => {
         if (shared) return shared.script("gateway", region, config.services, kongUrl, { fallbackConfig: renderDeclarativeConfig(loopbackEntities) });

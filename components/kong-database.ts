@@ -30,6 +30,12 @@ export class KongDatabase extends pulumi.ComponentResource {
   public readonly connectionName: pulumi.Output<string>;
   /** Holds the `kong` user's password; VMs read it at boot. */
   public readonly passwordSecret: gcp.secretmanager.Secret;
+  /**
+   * The primary's server CA (PEM), which Kong verifies the database against. Only the primary's:
+   * waiting for the replica's would hold every fleet back by the replica's creation; promoting the
+   * replica is a `pulumi up` that hands the fleets its CA (README runbook).
+   */
+  public readonly serverCa: pulumi.Output<string>;
 
   constructor(name: string, args: KongDatabaseArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:database:KongDatabase", name, {}, opts);
@@ -129,6 +135,7 @@ export class KongDatabase extends pulumi.ComponentResource {
     );
 
     this.host = this.instance.privateIpAddress;
+    this.serverCa = this.instance.serverCaCerts.apply((certificates) => certificates.map((c) => `${c.cert.trim()}\n`).join(""));
     this.connectionName = this.instance.connectionName;
     this.registerOutputs({
       instance: this.instance,

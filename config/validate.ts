@@ -395,7 +395,7 @@ export function reservedPorts(parsed: ParsedStackConfig): { port: number; owner:
     ...parsed.kong,
     adminPort: kongAdminPort,
     trustedIps: [],
-    database: parsed.topology === "dbless" ? undefined : { host: "127.0.0.1", ssl: false },
+    database: parsed.topology === "dbless" ? undefined : { host: "127.0.0.1", verifiedTls: false },
   });
   const listeners = settings
     .filter(([key, value]) => key.endsWith("_listen") && value !== "off")

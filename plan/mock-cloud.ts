@@ -4,6 +4,8 @@
  * so two plans of the same program are identical.
  */
 import { createHash } from "crypto";
+import { readFileSync } from "fs";
+import { join } from "path";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime";
 
 const computeApi = "https://www.googleapis.com/compute/v1";
@@ -26,6 +28,12 @@ function privateAddress(base: string, name: string): string {
 function autoName(logicalName: string): string {
   return `${logicalName}-${digest(logicalName, 7)}`;
 }
+
+/**
+ * The server CA every mock Cloud SQL instance reports (a real certificate, so the VM harness's
+ * PostgreSQL can serve one it signed: its key is test/vm/mock-cloud-sql-ca.key).
+ */
+export const mockCloudSqlCa = readFileSync(join(__dirname, "mock-cloud-sql-ca.pem"), "utf8");
 
 /** The private address the mock gives an auto-named Cloud SQL instance (the VM harness serves PostgreSQL there). */
 export function mockDatabaseAddress(logicalName: string): string {
@@ -63,6 +71,7 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:sql/databaseInstance:DatabaseInstance":
       state.privateIpAddress = privateAddress("10.64", name);
       state.connectionName = `${project}:${inputs.region}:${name}`;
+      state.serverCaCerts = [{ cert: mockCloudSqlCa, commonName: "C=US,O=Google\\, Inc,CN=Google Cloud SQL Server CA", sha1Fingerprint: digest(mockCloudSqlCa, 40) }];
       break;
     case "gcp:compute/address:Address":
       state.address = inputs.address ?? privateAddress("10.0", name);

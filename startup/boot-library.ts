@@ -134,10 +134,17 @@ kong_cli() { with_kong_env /usr/local/bin/kong "$@" -c ${kongConfPath}; }
  * of \`kong migrations list\` (kong/cmd/migrations.lua at 3.9.1): 0 up to date, 3 needs bootstrap,
  * 4 pending (an \`up\` whose \`finish\` never ran; \`up\` refuses to run until \`finish\`), 5 new
  * migrations; anything else is an error. 4 can also carry new migrations, so it loops.
+ *
+ * \`finish\` makes the database "incompatible with the previous Kong version" (kong/cmd/migrations.lua),
+ * so on a shared database (\`finish-later\`) new migrations only go \`up\`: the fleets, old and new
+ * version alike, keep running while they roll onto the new version, and the next migrator run
+ * finishes them (a pending \`up\` it finds is an earlier run's, whose rollout is over). A VM's own
+ * database (\`finish-now\`) has no other Kong and finishes at once.
  */
 export const migrationFunctions = `
+# run_migrations finish-now|finish-later
 run_migrations() {
-  local status output round
+  local finish=$1 status output round
   for round in 1 2 3 4; do
     status=0
     output=$(kong_cli migrations list 2>&1) || status=$?
@@ -149,6 +156,10 @@ run_migrations() {
          kong_cli migrations finish ;;
       5) log "running new Kong migrations"
          kong_cli migrations up
+         if [[ $finish == finish-later ]]; then
+           log "new Kong migrations are up; the next migrator run finishes them, once every group runs this Kong version"
+           return 0
+         fi
          kong_cli migrations finish ;;
       *) fail "kong migrations list exited with status $status: $(tail -n 1 <<<"$output")" ;;
     esac

@@ -31,10 +31,16 @@ export const kongAccessLog = "syslog:server=unix:/dev/log,nohostname,tag=kong_ac
  */
 export const loadBalancerKeepaliveSec = 620;
 
+/** The Cloud SQL instances' server CAs, which Kong verifies the database's certificate against. */
+export const kongDatabaseCaPath = "/etc/kong/cloud-sql-ca.pem";
+
 export interface KongDatabaseEndpoint {
   host: string;
-  /** Cloud SQL is ENCRYPTED_ONLY; a PostgreSQL on loopback needs no TLS. */
-  ssl: boolean;
+  /**
+   * Cloud SQL (ENCRYPTED_ONLY): TLS, and the server's certificate must chain to a CA of
+   * kongDatabaseCaPath. A PostgreSQL on loopback: no TLS.
+   */
+  verifiedTls: boolean;
 }
 
 export interface KongConfInput {
@@ -87,8 +93,16 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
       ["pg_user", "kong"],
       ["pg_password", kongPasswordReference],
       ["pg_database", "kong"],
-      // Cloud SQL's per-instance CA does not name the private IP, so TLS without verification.
-      ["pg_ssl", input.database.ssl ? "on" : "off"],
+      ["pg_ssl", input.database.verifiedTls ? "on" : "off"],
+      // Kong's pgmoon hands nginx no server name (Kong/pgmoon, pgmoon/init.lua send_ssl_message:
+      // tlshandshake({ verify })), so nginx checks the chain to lua_ssl_trusted_certificate, not the
+      // host: Cloud SQL's server certificate does not name its private IP, its per-instance CA signs it.
+      ...(input.database.verifiedTls
+        ? ([
+            ["pg_ssl_verify", "on"],
+            ["lua_ssl_trusted_certificate", `system,${kongDatabaseCaPath}`],
+          ] as [string, string][])
+        : []),
       ["db_update_frequency", "5"],
       // Cached entities never expire; invalidations come through the cluster events table. No
       // pg_ro_host: Kong never falls back from a replica to the primary, and a node reading a

@@ -4,7 +4,7 @@
  * rewritten only when their content changes, Kong's entities are upserted by name.
  */
 import { createHash } from "crypto";
-import { kongPasswordVariable } from "./kong-conf";
+import { kongDatabaseCaPath, kongPasswordVariable } from "./kong-conf";
 import { secretResourceName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import { kongHealthPath } from "./kong-entities";
@@ -38,9 +38,9 @@ export type KongMode =
    * `fallbackConfig` (the same entities as a declarative config), a VM whose database does not
    * answer at boot starts DB-less from it, and goes back onto the database once it answers.
    */
-  | { kind: "shared-db"; passwordSecret: string; fallbackConfig?: string }
+  | { kind: "shared-db"; passwordSecret: string; databaseCa: string; fallbackConfig?: string }
   /** The one VM that migrates the shared database and writes Kong's entities into it, then powers off. */
-  | { kind: "migrator"; passwordSecret: string; adminRequests: string }
+  | { kind: "migrator"; passwordSecret: string; databaseCa: string; adminRequests: string }
   /** Kong with its own PostgreSQL on the VM (sidecar): migrates and writes its entities itself. */
   | { kind: "local-db"; adminRequests: string }
   /** Kong without a database, from a declarative config file. */
@@ -209,6 +209,7 @@ function configSteps(input: StartupScriptInput): string {
           ? [
               `kong_env=$(secret_env_line ${kongPasswordVariable} ${shellWord(latestVersion(kong.mode.passwordSecret))})`,
               `write_file ${kongEnvPath} 0600 <<<"$kong_env"`,
+              withHeredoc(`write_file ${kongDatabaseCaPath} 0644`, kong.mode.databaseCa),
             ]
           : []),
         ...(kong.mode.kind === "dbless" ? [withHeredoc(`write_file ${declarativeConfigPath} 0644`, kong.mode.declarativeConfig)] : []),
@@ -288,7 +289,7 @@ function mainSteps(input: StartupScriptInput): string {
   const startKong = kong ? ['systemctl "$action" kong.service', kongServing] : [];
   const steps: Record<KongMode["kind"] | "none", string[]> = {
     migrator: [
-      "run_migrations",
+      "run_migrations finish-later",
       "systemctl start kong.service",
       kongReady,
       "apply_kong_entities",
@@ -300,7 +301,7 @@ function mainSteps(input: StartupScriptInput): string {
       ? ["choose_kong_database", ...services, ...startKong, 'if ((on_fallback)); then systemctl start ' + databaseReturnUnit + "; fi"]
       : ["wait_for_migrations", ...services, ...startKong],
     // The load balancer sees Kong only once the entities are written and routed.
-    "local-db": ["prepare_local_database", "run_migrations", ...services, 'systemctl "$action" kong.service', kongReady, "apply_kong_entities", kongServing],
+    "local-db": ["prepare_local_database", "run_migrations finish-now", ...services, 'systemctl "$action" kong.service', kongReady, "apply_kong_entities", kongServing],
     dbless: [...services, ...startKong],
     none: services,
   };

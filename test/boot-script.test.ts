@@ -23,7 +23,8 @@ const services = [
 ];
 const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
 const requests = renderAdminRequests(adminRequests(entities));
-const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], database: { host: "10.64.0.5", ssl: true } });
+const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], database: { host: "10.64.0.5", verifiedTls: true } });
+const databaseCa = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
 const secret = "projects/proj/secrets/kong-db-password";
 const kongRepository = { url: "https://packages.konghq.com/public/gateway-39", keyFingerprint: "B9DCD032B1696A89" };
 
@@ -41,7 +42,7 @@ function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInpu
   });
 }
 
-const gateway = script({ kind: "shared-db", passwordSecret: secret });
+const gateway = script({ kind: "shared-db", passwordSecret: secret, databaseCa });
 const newSandbox = () =>
   new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("kong-db-password", "kong-pass").secret("notes-db", 'n0tes "quoted"');
 const inOrder = (calls: string[], prefixes: string[]) => {
@@ -150,7 +151,7 @@ describe("waiting for the migrator", () => {
   });
 
   it("gives up within the boot budget with a clear message, leaving Kong stopped", () => {
-    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
     const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" })
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
@@ -165,7 +166,7 @@ describe("waiting for the migrator", () => {
 
 describe("failures autohealing must see", () => {
   it("a service that never becomes healthy fails the boot before Kong starts", () => {
-    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
     const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1", SANDBOX_UNHEALTHY_PORTS: "9001" })
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
@@ -184,7 +185,7 @@ describe("failures autohealing must see", () => {
   });
 
   it("a secret that cannot be read fails the boot within its budget, saying which, instead of starting without it", () => {
-    const short = script({ kind: "shared-db", passwordSecret: secret }, { bootBudgetSec: 2 });
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
     const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" }).secret("notes-db", "n").migrations("0").run(short);
     expectStatus(run, 1);
     expect(run.output).toContain("secret projects/proj/secrets/kong-db-password/versions/latest not readable yet (HTTP 404");
@@ -196,7 +197,7 @@ describe("failures autohealing must see", () => {
 });
 
 describe("the migrator", () => {
-  const migrator = script({ kind: "migrator", passwordSecret: secret, adminRequests: requests });
+  const migrator = script({ kind: "migrator", passwordSecret: secret, databaseCa, adminRequests: requests });
   const sandbox = new Sandbox()
     .secret("kong-db-password", "kong-pass")
     .migrations("3")
@@ -233,11 +234,13 @@ describe("the migrator", () => {
     expect(sandbox.adminEntities("routes")).toEqual(["echo", "geo-api-layer-health", "notes", "notes-internal"]);
   });
 
-  it("runs up and finish when new migrations are available (exit code 5)", () => {
+  it("runs only `up` for new migrations (exit code 5): `finish` would break the fleets still on the old version", () => {
     const run = new Sandbox().secret("kong-db-password", "p").migrations("5").run(migrator);
     expectStatus(run, 0);
-    inOrder(run.calls, ["kong migrations list", "kong migrations up", "kong migrations finish"]);
-    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(2);
+    inOrder(run.calls, ["kong migrations list", "kong migrations up", "systemctl poweroff"]);
+    expect(run.calls.filter((c) => c.startsWith("kong migrations list"))).toHaveLength(1);
+    expect(run.calls.some((c) => c.startsWith("kong migrations finish"))).toBe(false);
+    expect(run.output).toContain("the next migrator run finishes them");
   });
 
   it("finishes pending migrations (exit code 4), where up would refuse to run", () => {
@@ -258,7 +261,7 @@ describe("the migrator", () => {
 
 describe("a gateway with a fallback config", () => {
   const fallbackConfig = renderDeclarativeConfig(entities);
-  const withFallback = script({ kind: "shared-db", passwordSecret: secret, fallbackConfig });
+  const withFallback = script({ kind: "shared-db", passwordSecret: secret, databaseCa, fallbackConfig });
   const dropIn = "run/systemd/system/kong.service.d/geo-api-layer-fallback.conf";
 
   it("starts Kong DB-less from it when the database does not answer within the grace period, and starts the way back", () => {

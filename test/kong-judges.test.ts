@@ -11,10 +11,10 @@ import { join } from "path";
 import { parse } from "yaml";
 import type { Recording } from "../plan/record";
 import { exampleStacks } from "../scripts/outage-table";
-import { kongConfValue } from "../startup/kong-conf";
+import { kongConfValue, kongDatabaseCaPath } from "../startup/kong-conf";
 import { entitiesFromAdminRequests, kongHealthPath, renderDeclarativeConfig } from "../startup/kong-entities";
 import { fallbackConfigPath, fallbackDropIn } from "../startup/kong-fallback";
-import { judged, kongCheck, kongConfigParse, kongRoute, kongToolsUnavailable, RouterAnswer } from "./support/kong-tools";
+import { judged, vmFilesPlaced, kongCheck, kongConfigParse, kongRoute, kongToolsUnavailable, RouterAnswer } from "./support/kong-tools";
 import { inputsOfType } from "../plan/fleet";
 import { RenderedVm, vmsOf } from "./support/rendered-vms";
 import { recordStack, stackServices } from "./support/stack";
@@ -30,6 +30,15 @@ jest.setTimeout(300_000);
 
 const kongConfPath = "/etc/kong/kong.conf";
 const withKong = (vms: RenderedVm[]) => vms.filter((vm) => vm.files[kongConfPath] !== undefined);
+
+const placedFiles = new WeakMap<RenderedVm, (text: string) => string>();
+/** `text` with the VM's paths turned into copies of its files, which Kong's tools load (vmFilesPlaced). */
+function placed(vm: RenderedVm, text: string): string {
+  if (!placedFiles.has(vm)) placedFiles.set(vm, vmFilesPlaced(vm.files));
+  return placedFiles.get(vm)!(text);
+}
+/** The VM's kong.conf as Kong reads it on the VM: the CA it trusts is the file the boot script writes. */
+const confOf = (vm: RenderedVm) => placed(vm, vm.files[kongConfPath]);
 
 /** Kong's KONG_* overrides in the fallback drop-in, as systemd hands them to Kong. */
 function fallbackEnv(files: Record<string, string>): Record<string, string> {
@@ -68,21 +77,22 @@ describeKong("Kong's own code on what every VM gets", () => {
     const vms = withKong(vmsOf(stacks[topology]));
     expect(vms.length).toBeGreaterThanOrEqual(3);
     for (const vm of vms) {
-      const conf = vm.files[kongConfPath];
+      const conf = confOf(vm);
       expect([vm.name, kongCheck(conf)]).toEqual([vm.name, { status: 0, output: expect.stringContaining("is valid") }]);
-      if (vm.files[fallbackConfigPath]) expect([vm.name, kongCheck(conf, fallbackEnv(vm.files))]).toEqual([vm.name, { status: 0, output: expect.stringContaining("is valid") }]);
+      const fallback = Object.fromEntries(Object.entries(fallbackEnv(vm.files)).map(([k, v]) => [k, placed(vm, v)]));
+      if (vm.files[fallbackConfigPath]) expect([vm.name, kongCheck(conf, fallback)]).toEqual([vm.name, { status: 0, output: expect.stringContaining("is valid") }]);
     }
   });
 
   it.each(Object.keys(exampleStacks))("%s: every file a kong.conf names is one the boot script writes", (topology) => {
     for (const vm of withKong(vmsOf(stacks[topology]))) {
-      const named = [...vm.files[kongConfPath].matchAll(/^\w+ = (\/\S+)$/gm)].map(([, path]) => path).filter((path) => !path.startsWith("/dev/"));
+      const named = [...vm.files[kongConfPath].matchAll(/^\w+ = (.+)$/gm)].flatMap(([, value]) => value.split(",").filter((v) => v.startsWith("/") && !v.startsWith("/dev/")));
       for (const path of [...named, ...Object.values(fallbackEnv(vm.files)).filter((v) => v.startsWith("/"))]) expect([vm.name, path, vm.files[path] !== undefined]).toEqual([vm.name, path, true]);
     }
   });
 
   it.each(Object.keys(exampleStacks))("%s: `kong config parse` accepts every declarative config and every entity the Admin API gets", (topology) => {
-    const judged = withKong(vmsOf(stacks[topology])).flatMap((vm) => declarativeConfigsOf(vm).map((c) => ({ vm: vm.name, ...c, conf: vm.files[kongConfPath] })));
+    const judged = withKong(vmsOf(stacks[topology])).flatMap((vm) => declarativeConfigsOf(vm).map((c) => ({ vm: vm.name, ...c, conf: confOf(vm) })));
     expect(judged.length).toBeGreaterThan(0);
     for (const { vm, what, yaml, env, conf } of judged) {
       expect([vm, what, kongConfigParse(yaml, conf, env)]).toEqual([vm, what, { status: 0, output: expect.stringContaining("parse successful") }]);
@@ -91,9 +101,11 @@ describeKong("Kong's own code on what every VM gets", () => {
 
   it("refuses what Kong refuses, with Kong's own message (the checks above can fail)", () => {
     const vm = withKong(vmsOf(stacks["shared-db"])).find((v) => v.role === "gateway")!;
-    const conf = vm.files[kongConfPath];
+    const conf = confOf(vm);
     expect(kongCheck(conf.replace(/^pg_ssl = on$/m, "pg_ssl = on\nrole = data_plane"))).toMatchObject({ status: 1, output: expect.stringContaining('only in-memory storage can be used when role = "data_plane"') });
     expect(kongCheck(conf.replace(/^proxy_listen = .*$/m, "proxy_listen = 0.0.0.0:80000"))).toMatchObject({ status: 1 });
+    // A CA file the conf trusts must exist (kong/conf_loader/parse.lua; its content is nginx's to load at start).
+    expect(kongCheck(vm.files[kongConfPath])).toMatchObject({ status: 1, output: expect.stringContaining(`failed loading certificate from ${kongDatabaseCaPath}`) });
     const yaml = parse(vm.files[fallbackConfigPath]);
     yaml.services[1].routes[0].plugins[0].config.allow.push("not-an-address");
     expect(kongConfigParse(JSON.stringify(yaml), conf, fallbackEnv(vm.files))).toMatchObject({ status: 1, output: expect.stringContaining("invalid ip or cidr range: 'not-an-address'") });
@@ -177,7 +189,7 @@ describeKong("Kong's own router on every route", () => {
         { route: "geo-api-layer-health", service: undefined, upstream: "Kong: request-termination(route)" },
       ];
       for (const { what, yaml, env } of declarativeConfigsOf(vm)) {
-        const answers = kongRoute(yaml, vm.files[kongConfPath], requests, env).map(proxied);
+        const answers = kongRoute(yaml, confOf(vm), requests, env).map(proxied);
         expect([vm.name, what, answers.slice(0, expected.length)]).toEqual([vm.name, what, expected]);
         const misrouted = otherMethod.filter(({ route }, i) => answers[expected.length + i].route === route.name);
         expect([vm.name, what, misrouted]).toEqual([vm.name, what, []]);
@@ -206,7 +218,7 @@ describeKong("Kong's own router on every route", () => {
     const regional = prefixes.flatMap(([region, prefix]) => routesOf(configured).map((target) => ({ region, prefix, target })));
     const nothing = ["GET /login", "POST /upload", "GET /api/eu/west/ping"];
     const requests = [...[...calls, ...regional].map(({ target, prefix }) => `${requestFor(target, prefix)} ip=10.0.0.9`), ...nothing];
-    const answers = kongRoute(entities, kongTier.files[kongConfPath], requests, { KONG_DATABASE: "off" }).map(proxied);
+    const answers = kongRoute(entities, confOf(kongTier), requests, { KONG_DATABASE: "off" }).map(proxied);
     // strip_path: the region's prefix goes, the route's own path stays; the tier is the caller's region's.
     const routed = [...calls, ...regional];
     expect(answers.slice(0, routed.length).map((a) => a.upstream)).toEqual(routed.map(({ target, region }) => `${ilb(region, target.service.name)}:${target.service.port}${target.paths[0]}`));
@@ -217,7 +229,7 @@ describeKong("Kong's own router on every route", () => {
     for (const tier of kongTiers) {
       const own = regional.filter((r) => r.region === tier.region);
       const fallback = declarativeConfigsOf(tier).find((c) => c.what === fallbackConfigPath)!;
-      const fromFallback = kongRoute(fallback.yaml, tier.files[kongConfPath], own.map(({ target, prefix }) => `${requestFor(target, prefix)} ip=10.0.0.9`), fallback.env).map(proxied);
+      const fromFallback = kongRoute(fallback.yaml, confOf(tier), own.map(({ target, prefix }) => `${requestFor(target, prefix)} ip=10.0.0.9`), fallback.env).map(proxied);
       expect([tier.name, fromFallback.map((a) => a.upstream)]).toEqual([tier.name, own.map(({ target, region }) => `${ilb(region, target.service.name)}:${target.service.port}${target.paths[0]}`)]);
     }
   });
@@ -249,7 +261,7 @@ describeKong("the VM harness's stand-in Kong routes as Kong's own router does", 
     for (const { vm, what, yaml, env } of configs) {
       const requests = requestsNear(yaml);
       expect(requests.length).toBeGreaterThan(10);
-      const kong = kongRoute(yaml, vm.files[kongConfPath], requests, env).map((a) => ({
+      const kong = kongRoute(yaml, confOf(vm), requests, env).map((a) => ({
         route: a.route?.name,
         service: a.service?.name,
         upstream: a.status === "proxy" && a.service ? `${a.upstream_host}:${a.upstream_port}${a.upstream_uri}` : undefined,

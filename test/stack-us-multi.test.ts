@@ -193,7 +193,7 @@ describe("the us-multi stack", () => {
     const scripts = [...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate"), ...ofType(stack, "gcp:compute/instance:Instance")].map(
       (r) => inputs(r).metadataStartupScript as string,
     );
-    const migrating = scripts.filter((s) => /^run_migrations$/m.test(s));
+    const migrating = scripts.filter((s) => /^run_migrations finish-later$/m.test(s));
     expect(migrating).toHaveLength(1);
     expect(migrating[0]).toContain("readonly ROLE=migrator");
     expect(inputs(one(stack, "gcp:compute/instance:Instance")).zone.startsWith("us-central1-")).toBe(true);

@@ -153,7 +153,7 @@ describe("sidecar and dbless", () => {
   it("sidecar VMs create their own database, migrate it and write their own entities, with routes on loopback", () => {
     for (const t of templates("sidecar")) {
       const script: string = t.metadataStartupScript;
-      expect(script).toMatch(/^prepare_local_database\nrun_migrations\n/m);
+      expect(script).toMatch(/^prepare_local_database\nrun_migrations finish-now\n/m);
       expect(script).toMatch(/^apply_kong_entities$/m);
       expect(script).not.toContain("secret_env_line KONG_PG_PASSWORD");
       const conf = filesWrittenBy(script)["/etc/kong/kong.conf"];

@@ -7,7 +7,8 @@ import { parseCidr, overlaps } from "../config/cidr";
 import { fleets, Inputs, inputsOfType } from "../plan/fleet";
 import type { Recording } from "../plan/record";
 import { exampleStacks } from "../scripts/outage-table";
-import { kongConfValue } from "../startup/kong-conf";
+import { kongConfValue, kongDatabaseCaPath } from "../startup/kong-conf";
+import { mockCloudSqlCa } from "../plan/mock-cloud";
 import { entitiesFromAdminRequests } from "../startup/kong-entities";
 import { filesWrittenBy } from "../startup/startup-script";
 import { vmsOf } from "./support/rendered-vms";
@@ -50,6 +51,27 @@ describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example 
       // The mock gives each Cloud SQL instance its own private address (plan/mock-cloud.ts).
       const onCloudSql = host !== "127.0.0.1";
       expect([vm, host, kongConfValue(conf, "pg_ssl")]).toEqual([vm, onCloudSql ? expect.stringMatching(/^10\.64\./) : "127.0.0.1", onCloudSql ? "on" : "off"]);
+    }
+  });
+
+  it("verifies Cloud SQL's certificate against the primary's server CA, which the boot script writes", () => {
+    const primary = ofType(stacks[topology], "gcp:sql/databaseInstance:DatabaseInstance").find((d) => !inputs(d).masterInstanceName);
+    const onCloudSql = vmsOf(stacks[topology]).filter((v) => kongConfValue(v.files["/etc/kong/kong.conf"] ?? "", "pg_ssl") === "on");
+    // Three gateways or Kong tiers and the migrator.
+    expect(onCloudSql.length).toBe(topology === "shared-db" || topology === "standalone" ? 4 : 0);
+    for (const vm of onCloudSql) {
+      const conf = vm.files["/etc/kong/kong.conf"];
+      expect([vm.name, kongConfValue(conf, "pg_ssl_verify"), kongConfValue(conf, "lua_ssl_trusted_certificate")]).toEqual([vm.name, "on", `system,${kongDatabaseCaPath}`]);
+      // The CA the mock Cloud SQL reports for the primary (plan/mock-cloud.ts), as the real one reports serverCaCerts.
+      expect(primary).toBeDefined();
+      expect([vm.name, vm.files[kongDatabaseCaPath]]).toEqual([vm.name, mockCloudSqlCa]);
+    }
+  });
+
+  it("says in its header what holds the password only where it has one", () => {
+    for (const { vm, conf } of kongConfs(stacks[topology])) {
+      const header = conf.split("\n")[0];
+      expect([vm, header.includes("password is a reference")]).toEqual([vm, kongConfValue(conf, "pg_password") !== undefined]);
     }
   });
 

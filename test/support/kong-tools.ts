@@ -3,7 +3,7 @@
  * router, from Kong's source inside Debian's nginx with its Lua module; see its READMEs).
  */
 import { spawnSync } from "child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
 import { dirname, join, resolve } from "path";
 import { projectDir } from "../../plan/stack-file";
@@ -70,6 +70,21 @@ function tempFile(name: string, content: string): string {
   const file = join(mkdtempSync(join(tmpdir(), "geo-kong-judged-")), name);
   writeFileSync(file, content);
   return file;
+}
+
+/**
+ * A VM's files where the tools can read them: `place(text)` rewrites every absolute path of a file
+ * the VM has (`/etc/kong/cloud-sql-ca.pem`) to a copy of that file, so Kong loads what the boot
+ * script writes (a certificate a kong.conf trusts, the declarative config it names).
+ */
+export function vmFilesPlaced(files: Record<string, string>): (text: string) => string {
+  const root = mkdtempSync(join(tmpdir(), "geo-kong-vm-"));
+  const placed = Object.keys(files).sort((a, b) => b.length - a.length);
+  for (const path of placed) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), files[path]);
+  }
+  return (text) => placed.reduce((t, path) => t.split(path).join(join(root, path)), text);
 }
 
 /** `kong check` on a kong.conf, with Kong's KONG_* overrides in `env` (as a unit's Environment= sets them). */

@@ -1,7 +1,8 @@
 /**
  * Kong's "Cloud SQL" in the VM harness: Debian's real PostgreSQL 15 servers in network namespaces
  * of their own (test/vm/network.ts), at the private addresses the program rendered into kong.conf,
- * serving TLS only (as `sslMode: ENCRYPTED_ONLY`) with a certificate from a CA of the harness, a
+ * serving TLS only (as `sslMode: ENCRYPTED_ONLY`) with a certificate signed by the CA the mock
+ * Cloud SQL reports as the instance's (plan/mock-cloud.ts, whose key is mock-cloud-sql-ca.key), a
  * `kong` user with the password from Secret Manager and a `kong` database it owns. A replica is a
  * streaming standby of the primary (pg_basebackup, `primary_conninfo`), optionally applying changes
  * late (`recovery_min_apply_delay`), as an asynchronous cross-region replica lags.
@@ -25,13 +26,20 @@ function run(command: string, args: string[], input?: string): string {
   return result.stdout;
 }
 
-/** A CA and a server certificate for `addresses`, in `dir` (ca.crt, server.crt, server.key). */
-export function serverCertificate(dir: string, addresses: string[]): void {
+/** The CA the mock Cloud SQL reports for every instance, with its key. */
+export const mockCloudSqlSigner = { cert: join(__dirname, "..", "..", "plan", "mock-cloud-sql-ca.pem"), key: join(__dirname, "mock-cloud-sql-ca.key") };
+
+/**
+ * A server certificate in `dir` (server.crt, server.key), signed by `ca`, or by a CA of its own
+ * (made in `dir`): an impostor, whose certificate no VM of the stack trusts. Like Cloud SQL's, it
+ * names no address, so only the chain can be verified.
+ */
+export function serverCertificate(dir: string, ca?: { cert: string; key: string }): void {
   mkdirSync(dir, { recursive: true });
-  run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=harness Cloud SQL Server CA", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.crt")]);
+  const signer = ca ?? { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
+  if (!ca) run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=another Cloud SQL Server CA", "-keyout", signer.key, "-out", signer.cert]);
   run("openssl", ["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=harness Cloud SQL instance", "-keyout", join(dir, "server.key"), "-out", join(dir, "server.csr")]);
-  writeFileSync(join(dir, "san.ext"), `subjectAltName=${addresses.map((a) => `IP:${a}`).join(",")}\n`);
-  run("openssl", ["x509", "-req", "-in", join(dir, "server.csr"), "-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-days", "2", "-extfile", join(dir, "san.ext"), "-out", join(dir, "server.crt")]);
+  run("openssl", ["x509", "-req", "-in", join(dir, "server.csr"), "-CA", signer.cert, "-CAkey", signer.key, "-CAcreateserial", "-CAserial", join(dir, "ca.srl"), "-days", "2", "-out", join(dir, "server.crt")]);
 }
 
 export interface PostgresOptions {
@@ -56,9 +64,7 @@ export class PostgresServer {
     this.socketDir = join(dir, "socket");
     mkdirSync(this.socketDir, { recursive: true });
     mkdirSync(join(dir, "tls"));
-    for (const file of ["server.crt", "server.key"]) copyFileSync(join(options.tls, file), join(dir, "tls", file));
-    chmodSync(join(dir, "tls", "server.key"), 0o600);
-    run("chown", ["-R", "postgres:postgres", dir]);
+    this.installCertificate(options.tls);
     chmodSync(dir, 0o700);
     if (options.primary) this.replicate(options.primary);
     else this.initialize();
@@ -89,6 +95,18 @@ export class PostgresServer {
     ];
     writeFileSync(join(this.data, "harness.conf"), `${settings.join("\n")}\n`);
     run("sh", ["-c", `echo "include 'harness.conf'" >> '${join(this.data, "postgresql.conf")}' && chown -R postgres:postgres '${this.dir}'`]);
+  }
+
+  private installCertificate(tls: string): void {
+    for (const file of ["server.crt", "server.key"]) copyFileSync(join(tls, file), join(this.dir, "tls", file));
+    chmodSync(join(this.dir, "tls", "server.key"), 0o600);
+    run("chown", ["-R", "postgres:postgres", this.dir]);
+  }
+
+  /** Serves the certificate in `tls` (serverCertificate) from the next connection on (a reload, as PostgreSQL rereads its TLS files). */
+  serveCertificate(tls: string): void {
+    this.installCertificate(tls);
+    run("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", `${bin}/pg_ctl`, "reload", "-D", this.data]);
   }
 
   start(): void {

@@ -12,7 +12,7 @@ import { filesWrittenBy } from "../../startup/startup-script";
 import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
 import { kongToolsDir, kongToolsUnavailable } from "../support/kong-tools";
 import { recordStack } from "../support/stack";
-import { PostgresServer, serverCertificate } from "./cloud-sql";
+import { mockCloudSqlSigner, PostgresServer, serverCertificate } from "./cloud-sql";
 import { baseRootfs, harnessUnavailable, prepareStandins, Standins, Vm, VmSpec } from "./harness";
 import { TestNetwork } from "./network";
 
@@ -98,7 +98,7 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
     services: [echoService(harness.standins, { internalRoute: stack !== "us-standalone" })],
     // The test service stores no pictures.
     pictures: null,
-    kong: { packageRepository: { url: "https://kong-packages.test/public/gateway-39", keyFingerprint: harness.standins.kongKeyFingerprint } },
+    kong: { ...(overrides.kong as object), packageRepository: { url: "https://kong-packages.test/public/gateway-39", keyFingerprint: harness.standins.kongKeyFingerprint } },
   });
   if (recording.errors.length) throw new Error(recording.errors.join("\n"));
   const scripts: Record<string, string> = {};
@@ -147,7 +147,7 @@ export class StackNetwork {
     const primaryHost = [roles.scripts.migrator, ...Object.values(roles.scripts)].map((s) => s && kongConfValue(kongConf(s), "pg_host")).find((h) => h && h !== "127.0.0.1");
     const replicaHost = roles.replicaAddress;
     if (!primaryHost) return;
-    serverCertificate(join(dir, "tls"), [primaryHost, ...(replicaHost ? [replicaHost] : [])]);
+    serverCertificate(join(dir, "tls"), mockCloudSqlSigner);
     this.primary = new PostgresServer(this.net, "db-primary", join(dir, "primary"), { address: primaryHost, tls: join(dir, "tls") });
     this.primary.createKongDatabase(kongPassword);
     if (replicaHost) {
@@ -172,8 +172,8 @@ export class StackNetwork {
     return /inet (\S+)\/32/.exec(this.net.exec(ns, ["ip", "-4", "address", "show", "dev", "eth0"]))![1];
   }
 
-  /** Kong's schema state in the primary, as the stand-in keeps it. */
-  schemaState(): { pending: boolean; new: boolean } {
+  /** Kong's migrations recorded in the primary, as the stand-in keeps them. */
+  schemaState(): { executed: string[]; pending: string[] } {
     return JSON.parse(this.primary!.psql("SELECT state FROM schema_meta WHERE key = 'core'", {}, "kong"));
   }
 

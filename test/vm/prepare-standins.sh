@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds what the harness's stand-ins serve, into OUT (argument):
+# Builds what the harness's stand-ins serve, into OUT (first argument; the second is a Kong version
+# after 3.9.1 to package as well):
 #   OUT/kong-packages/public/gateway-39/  an apt repository in Kong's layout, signed by a fresh test
-#                                         key, holding the stand-in kong package (kong-package/)
+#                                         key, holding the stand-in kong package (kong-package/) as
+#                                         3.9.1 and as the later version, whose migrations differ
 #   OUT/kong-key-fingerprint              that key's fingerprint, for the renderer's input
 #   OUT/tls/                              a test CA and a certificate for the three stand-in hosts
 #   OUT/git/echo.git, OUT/echo-ref        the test service's repository (served the way git's dumb
@@ -9,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=$1
+laterKongVersion=$2
 rm -rf "$out" && mkdir -p "$out"
 export GNUPGHOME=$out/gnupg
 mkdir -m 700 "$GNUPGHOME"
@@ -20,9 +23,15 @@ fingerprint=$(gpg --batch --with-colons --list-keys | awk -F: '$1 == "fpr" { pri
 repo=$out/kong-packages/public/gateway-39
 mkdir -p "$repo/deb/debian/pool/main" "$repo/deb/debian/dists/bookworm/main/binary-amd64"
 gpg --batch --armor --export "$fingerprint" >"$repo/gpg.${fingerprint: -16}.key"
-package=$out/kong-package
-cp -a "$here/kong-package" "$package"
-dpkg-deb --root-owner-group --build "$package" "$repo/deb/debian/pool/main/kong_3.9.1_amd64.deb" >/dev/null
+# 3.9.1, and a later version whose stand-in knows one migration more (standin.py, LATER_MIGRATION),
+# to play an upgrade whose migrations differ.
+for version in 3.9.1 "$laterKongVersion"; do
+  package=$out/kong-package-$version
+  cp -a "$here/kong-package" "$package"
+  echo "$version" >"$package/usr/local/lib/kong-standin/VERSION"
+  sed -i "s/^Version: .*/Version: $version/" "$package/DEBIAN/control"
+  dpkg-deb --root-owner-group --build "$package" "$repo/deb/debian/pool/main/kong_${version}_amd64.deb" >/dev/null
+done
 (
   cd "$repo/deb/debian"
   apt-ftparchive packages pool >dists/bookworm/main/binary-amd64/Packages

@@ -6,7 +6,8 @@
  */
 import { join } from "path";
 import { kongToolsUnavailable } from "../support/kong-tools";
-import { Boot, Vm } from "./harness";
+import { serverCertificate } from "./cloud-sql";
+import { Boot, laterKongVersion, Vm } from "./harness";
 import { describeVm, echoArgument, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
 
 if (unavailable) process.stderr.write(`vm harness skipped: ${unavailable}\n`);
@@ -120,7 +121,9 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
   let network: StackNetwork;
   let migrator: Vm;
   let gateway: Vm;
+  let newGateway: Vm;
   const boots: Record<string, Boot> = {};
+  const schemaAfter: Record<string, { executed: string[]; pending: string[] }> = {};
 
   beforeAll(async () => {
     const r = await roles(harness, "us-multi");
@@ -131,9 +134,30 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
     gateway = vmFor(harness, "shared-db-gateway", r.byRegion.gateway["us-central1"], r, network.vmHost("gateway", "us-central1"), true);
     boots.gatewayFirst = timed("shared-db gateway, first boot", gateway.boot({ kill: true }));
     boots.gatewayReboot = timed("shared-db gateway, reboot", gateway.boot());
-    // An earlier `up` whose `finish` never ran, plus new migrations: the next migrator run completes both.
-    network.primary!.psql(`UPDATE schema_meta SET state = '{"pending": true, "new": true}'`, {}, "kong");
+    // Someone else's server at the primary's address: a certificate no CA of the stack signed.
+    const impostor = join(harness.work, "shared-db-impostor-tls");
+    serverCertificate(impostor);
+    network.primary!.serveCertificate(impostor);
+    boots.gatewayImpostor = timed("shared-db gateway, impostor database", gateway.boot());
+    network.primary!.serveCertificate(join(harness.work, "shared-db-network", "tls"));
+    // An earlier `up` whose `finish` never ran (023), plus a migration never run (024).
+    const { executed } = network.schemaState();
+    network.primary!.psql(`UPDATE schema_meta SET state = :'state'`, { state: JSON.stringify({ executed: executed.slice(0, -2), pending: [executed.at(-2)] }) }, "kong");
     boots.migratorPending = timed("shared-db migrator, pending migrations", migrator.boot());
+    schemaAfter.pending = network.schemaState();
+    boots.migratorFinish = timed("shared-db migrator, finishing", migrator.boot());
+    schemaAfter.finish = network.schemaState();
+    // An upgrade whose migrations differ: the migrator of the later Kong takes its new migration up
+    // only; gateways of both versions start on that schema; the migrator's next run finishes it.
+    const later = await roles(harness, "us-multi", { kong: { version: laterKongVersion } });
+    const upgrader = vmFor(harness, "shared-db-migrator-later", later.scripts.migrator, later, network.vmHost("migrator", "us-central1"), false);
+    boots.upgradeUp = timed("shared-db migrator of the later Kong, up", upgrader.boot());
+    schemaAfter.upgradeUp = network.schemaState();
+    boots.oldGatewayDuringUpgrade = timed("shared-db gateway, old Kong during the upgrade", gateway.boot());
+    newGateway = vmFor(harness, "shared-db-gateway-later", later.byRegion.gateway["us-central1"], later, network.vmHost("gateway", "us-central1"), true);
+    boots.newGatewayDuringUpgrade = timed("shared-db gateway, later Kong during the upgrade", newGateway.boot());
+    boots.upgradeFinish = timed("shared-db migrator of the later Kong, finish", upgrader.boot());
+    schemaAfter.upgradeFinish = network.schemaState();
   });
 
   afterAll(() => network?.destroy());
@@ -156,15 +180,36 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
     expect(boots.migratorReboot.startupLog).toContain("Kong's database schema is up to date");
   });
 
-  it("migrator: finishes pending migrations (exit code 4) and then runs the new ones", () => {
+  it("migrator: finishes an earlier run's pending migrations (exit code 4), takes the new ones `up` only, and finishes them on its next run", () => {
     expect(boots.migratorPending.startupLog).toContain("finishing pending Kong migrations");
     expect(boots.migratorPending.startupLog).toContain("running new Kong migrations");
     // The migrator powers itself off, so the runner may not live to log the script's exit status.
     expect(boots.migratorPending.startupLog).toMatch(/migrations and Kong entities applied in \d+ s; powering off/);
-    expect(network.schemaState()).toEqual({ pending: false, new: false });
+    expect(schemaAfter.pending.pending).toEqual(["024_380_to_390"]);
+    expect(boots.migratorFinish.startupLog).toContain("finishing pending Kong migrations");
+    expect(schemaAfter.finish).toEqual({ executed: expect.arrayContaining(["023_360_to_370", "024_380_to_390"]), pending: [] });
+  });
+
+  it("an upgrade whose migrations differ: `up` only, gateways of both versions serve, the next migrator run finishes", () => {
+    // `finish` would make the database "incompatible with the previous Kong version" (kong/cmd/migrations.lua).
+    expect(boots.upgradeUp.startupLog).toContain("the next migrator run finishes them");
+    expect(schemaAfter.upgradeUp.pending).toEqual(["025_390_to_3100"]);
+    expectServing(gateway, boots.oldGatewayDuringUpgrade);
+    expect(boots.oldGatewayDuringUpgrade.startupLog).toContain("Kong's database schema is up to date (kong migrations list: 0)");
+    expectServing(newGateway, boots.newGatewayDuringUpgrade);
+    expect(boots.newGatewayDuringUpgrade.startupLog).toContain("Kong's database schema is up to date (kong migrations list: 4)");
+    expect(boots.upgradeFinish.startupLog).toContain("finishing pending Kong migrations");
+    expect(schemaAfter.upgradeFinish).toEqual({ executed: expect.arrayContaining(["025_390_to_3100"]), pending: [] });
   });
 
   servingVmTests("gateway", () => ({ vm: gateway, first: boots.gatewayFirst, reboot: boots.gatewayReboot }));
+
+  it("gateway: refuses a database whose certificate the instance's CA did not sign, and serves from its fallback config", () => {
+    // pg_ssl_verify: Kong checks the server's chain against the Cloud SQL CA the boot script wrote.
+    expect(boots.gatewayImpostor.startupLog).toMatch(/Kong's database does not answer \(kong migrations list: 1: .*certificate verify failed/);
+    expect(boots.gatewayImpostor.startupLog).toContain("starting Kong without its database");
+    expectServing(gateway, boots.gatewayImpostor);
+  });
 
   kongVmTests("gateway", () => ({ vm: gateway, first: boots.gatewayFirst }));
   kongPasswordTests("gateway", () => ({ vm: gateway }));

@@ -11,12 +11,16 @@ Each behaviour follows the Kong 3.9.1 source file it names (../shared/kong-check
   proxy server's injected `nginx_proxy_*` directives, opened by Debian's real nginx
   (kong/templates/nginx_kong.lua); the open-file limit warning of prepare_prefix, which every
   `kong migrations` command runs too.
-- PostgreSQL (kong/db/strategies/postgres/connector.lua): a real server over TCP and TLS (`pg_ssl`),
+- PostgreSQL (kong/db/strategies/postgres/connector.lua): a real server over TCP and TLS (`pg_ssl`;
+  with `pg_ssl_verify` the server's chain is checked against lua_ssl_trusted_certificate, not its
+  host, as pgmoon's handshake does),
   `pg_timeout` per connect, and a second connect when the password is a vault reference
   (`kong.vault.try`, kong/pdk/vault.lua). Reads go through `pg_ro_host` when set, with no fallback
   to the primary, except in the CLI (`not ngx.IS_CLI`) and the Admin API, which use the primary.
-- `kong migrations list|bootstrap|up|finish`: kong/cmd/migrations.lua's exit codes and messages, with
-  the schema state in the database (a table of the stand-in's own, not Kong's real migrations).
+- `kong migrations list|bootstrap|up|finish`: kong/cmd/migrations.lua's exit codes and messages, over
+  Kong 3.9.1's core migration names recorded as executed or pending in the database (a table of the
+  stand-in's own; kong/db/migrations/state.lua: a version counts only the migrations it knows). A
+  stand-in of a later version (its VERSION file) knows one migration more.
 - Kong.init (kong/init.lua:661-745): the schema state through the primary (connect_migrations), then
   the router's entities through the read connection; DB-less: the declarative file.
 - `/status` (kong/api/routes/health.lua): connects to the primary on every request, 200 either way.
@@ -72,7 +76,7 @@ DEFAULTS = {"prefix": "/usr/local/kong", "nginx_user": "kong kong", "nginx_daemo
             "admin_error_log": "logs/error.log", "status_access_log": "off", "status_error_log": "logs/status_error.log",
             "admin_gui_access_log": "logs/admin_gui_access.log", "admin_gui_error_log": "logs/admin_gui_error.log",
             "database": "postgres", "pg_host": "127.0.0.1", "pg_port": "5432", "pg_user": "kong", "pg_database": "kong",
-            "pg_ssl": "off", "pg_timeout": "5000", "db_update_frequency": "5", "db_update_propagation": "0"}
+            "pg_ssl": "off", "pg_ssl_verify": "off", "pg_timeout": "5000", "db_update_frequency": "5", "db_update_propagation": "0"}
 
 
 def parse_conf(path):
@@ -141,7 +145,7 @@ class Connector:
                 # pgmoon's settimeout(pg_timeout) bounds every socket operation, not only the connect
                 # (connector.lua:205): a query on a connection whose packets vanish fails as well.
                 return psycopg2.connect(host=host, port=int(key("port")), user=key("user"), password=password, dbname=key("database"),
-                                        sslmode="require" if key("ssl") == "on" else "disable", connect_timeout=timeout,
+                                        **tls_settings(conf, key), connect_timeout=timeout,
                                         tcp_user_timeout=timeout * 1000, keepalives=1, keepalives_idle=timeout, keepalives_interval=1,
                                         keepalives_count=1, application_name="kong")
             except psycopg2.OperationalError as e:
@@ -164,42 +168,97 @@ class Connector:
             connection.close()
 
 
+SYSTEM_CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+COMBINED_LOCK = threading.Lock()
+COMBINED_WRITTEN = set()
+
+
+def tls_settings(conf, key):
+    """pg_ssl, and with pg_ssl_verify the server's chain checked against lua_ssl_trusted_certificate
+    (combined into <prefix>/.ca_combined as prefix_handler.lua's gen_trusted_certs_combined_file does,
+    `system` being the system bundle, kong/conf_loader/parse.lua). pgmoon hands nginx no server name
+    (Kong/pgmoon pgmoon/init.lua: tlshandshake({ verify })), so the host is not checked: verify-ca."""
+    if key("ssl") != "on":
+        return {"sslmode": "disable"}
+    if key("ssl_verify") != "on":
+        return {"sslmode": "require"}
+    combined = os.path.join(conf["prefix"], ".ca_combined")
+    with COMBINED_LOCK:
+        if combined not in COMBINED_WRITTEN:
+            os.makedirs(conf["prefix"], exist_ok=True)
+            with open(combined + ".new", "w") as out:
+                for entry in (e.strip() for e in conf.get("lua_ssl_trusted_certificate", "").split(",") if e.strip()):
+                    # Without a system bundle, Kong keeps `system` unresolved (conf_loader/parse.lua).
+                    if entry == "system" and not os.path.exists(SYSTEM_CA_BUNDLE):
+                        continue
+                    with open(SYSTEM_CA_BUNDLE if entry == "system" else entry) as f:
+                        out.write(f.read().rstrip("\n") + "\n")
+            os.replace(combined + ".new", combined)
+            COMBINED_WRITTEN.add(combined)
+    return {"sslmode": "verify-ca", "sslrootcert": combined}
+
+
 SCHEMA = """
 CREATE TABLE schema_meta (key text PRIMARY KEY, state jsonb NOT NULL);
 CREATE TABLE entities (key text PRIMARY KEY, body jsonb NOT NULL, updated_at timestamptz NOT NULL DEFAULT now());
 CREATE TABLE cluster_events (id bigserial PRIMARY KEY, node_id text NOT NULL, at timestamptz NOT NULL DEFAULT now(),
                              nbf timestamptz, channel text NOT NULL, data text NOT NULL);
-INSERT INTO schema_meta VALUES ('core', '{"pending": false, "new": false}');
 """
+
+# Kong 3.9.1's core migrations (kong/db/migrations/core/init.lua); every 3.9.x release has the same.
+CORE_MIGRATIONS = ["000_base", "003_100_to_110", "004_110_to_120", "005_120_to_130", "006_130_to_140", "007_140_to_150",
+                   "008_150_to_200", "009_200_to_210", "010_210_to_211", "011_212_to_213", "012_213_to_220", "013_220_to_230",
+                   "014_230_to_270", "015_270_to_280", "016_280_to_300", "017_300_to_310", "018_310_to_320", "019_320_to_330",
+                   "020_330_to_340", "021_340_to_350", "022_350_to_360", "023_360_to_370", "024_380_to_390"]
+# The harness also packages a stand-in of a later version (its VERSION file) with one migration more,
+# to play an upgrade whose migrations differ.
+LATER_MIGRATION = "025_390_to_3100"
+
+
+def own_migrations():
+    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")) as f:
+        version = f.read().strip()
+    return CORE_MIGRATIONS + ([LATER_MIGRATION] if version != "3.9.1" else [])
 
 
 def schema_state(db):
-    """None when the database needs bootstrapping, else {pending, new} (kong/db/migrations/state.lua)."""
+    """None when the database needs bootstrapping, else this version's {executed, pending, new}: each
+    of its own migrations as schema_meta records it, or new; a recorded migration this version does
+    not know (a later version's) counts for nothing (kong/db/migrations/state.lua)."""
     if db.run("SELECT to_regclass('schema_meta')")[0][0] is None:
         return None
-    return db.run("SELECT state FROM schema_meta WHERE key = 'core'")[0][0]
+    row = db.run("SELECT state FROM schema_meta WHERE key = 'core'")
+    recorded = row[0][0] if row else {"executed": [], "pending": []}
+    mine = own_migrations()
+    return {"executed": [m for m in mine if m in recorded["executed"]], "pending": [m for m in mine if m in recorded["pending"]],
+            "new": [m for m in mine if m not in recorded["executed"] and m not in recorded["pending"]], "recorded": recorded}
+
+
+def record(db, executed, pending):
+    db.run("INSERT INTO schema_meta VALUES ('core', %s) ON CONFLICT (key) DO UPDATE SET state = EXCLUDED.state",
+           (json.dumps({"executed": executed, "pending": pending}),), fetch=False)
 
 
 def migrations(command, conf):
+    """kong/cmd/migrations.lua's commands, messages and exit codes, over schema_state."""
     db = Connector(conf, cli=True)
     state = schema_state(db)
     if command == "list":
         if state is None:
             print(NEEDS_BOOTSTRAP_MSG)
             return 3
-        pending, new = state["pending"], state["new"]
-        print("Executed migrations:\n  core: 000_base, ..., 023_360_to_370")
-        if pending:
-            print("\nPending migrations:\n  core: 024_380_to_390")
-        if new:
-            print("\nNew migrations available:\n  core: 025_390_to_3100")
-        if pending and new:
+        print(f"Executed migrations:\n  core: {', '.join(state['executed'])}")
+        if state["pending"]:
+            print(f"\nPending migrations:\n  core: {', '.join(state['pending'])}")
+        if state["new"]:
+            print(f"\nNew migrations available:\n  core: {', '.join(state['new'])}")
+        if state["pending"] and state["new"]:
             print("\nRun 'kong migrations finish' when ready to complete pending migrations")
             return 4
-        if pending:
+        if state["pending"]:
             print("\nRun 'kong migrations finish' when ready")
             return 4
-        if new:
+        if state["new"]:
             print("\nRun 'kong migrations up' to proceed")
             return 5
         return 0
@@ -208,23 +267,26 @@ def migrations(command, conf):
             print("Database already bootstrapped")
             return 0
         db.run(SCHEMA, fetch=False)
+        record(db, own_migrations(), [])
         print("Bootstrapping database...\nDatabase is up-to-date")
         return 0
     if state is None:
         raise KongError("Cannot run migrations: " + NEEDS_BOOTSTRAP_MSG)
+    recorded = state["recorded"]
     if command == "up":
         if state["pending"]:
             raise KongError("Database has pending migrations; run 'kong migrations finish'")
         if state["new"]:
-            db.run("UPDATE schema_meta SET state = '{\"pending\": true, \"new\": false}' WHERE key = 'core'", fetch=False)
-            print("1 migration processed\n\nDatabase has pending migrations; run 'kong migrations finish' when ready")
+            # Each new migration's `up` runs; its teardown waits for `finish`.
+            record(db, recorded["executed"], recorded["pending"] + state["new"])
+            print(f"{len(state['new'])} migration processed\n\nDatabase has pending migrations; run 'kong migrations finish' when ready")
         else:
             print("Database is already up-to-date")
         return 0
     if command == "finish":
         if state["pending"]:
-            db.run("UPDATE schema_meta SET state = state || '{\"pending\": false}' WHERE key = 'core'", fetch=False)
-            print("1 migration processed\nDatabase is up-to-date")
+            record(db, recorded["executed"] + state["pending"], [m for m in recorded["pending"] if m not in state["pending"]])
+            print(f"{len(state['pending'])} migration processed\nDatabase is up-to-date")
         else:
             print("No pending migrations to finish")
         return 0

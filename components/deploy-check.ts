@@ -26,6 +26,7 @@ export interface DeployCheckArgs {
 /**
  * A route is served when the answer is not a 5xx and, through Kong, came from a service (a
  * `Via: … kong/…` header): the load balancer's own 502/503 and Kong's "no Route matched" fail.
+ * It probes every CHECK_INTERVAL_SEC (10 by default) and sends CHECK_HEADER when set.
  */
 export function renderRouteCheckScript(probes: RouteProbe[], timeoutSec: number): string {
   const lines = probes.map((p) => `check ${p.method} '${p.path}' ${p.throughKong ? "kong" : "direct"}`);
@@ -44,7 +45,7 @@ check() {
       echo "$method $BASE_URL$path not served after ${timeoutSec} s (last status: \${status:-none})" >&2
       exit 1
     fi
-    sleep 10
+    sleep "\${CHECK_INTERVAL_SEC:-10}"
   done
 }
 ${lines.join("\n")}

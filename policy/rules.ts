@@ -225,6 +225,23 @@ const apisStayOn: PolicyRule = {
   },
 };
 
+/** Balancing modes Google accepts for instance-group backends, by load balancing scheme (Backend services overview). */
+const balancingModes: Record<string, string[]> = { EXTERNAL_MANAGED: ["UTILIZATION", "RATE"], INTERNAL_MANAGED: ["UTILIZATION", "RATE"], INTERNAL: ["CONNECTION"] };
+
+const backendBalancingModes: PolicyRule = {
+  name: "backend-balancing-modes",
+  description: "Instance-group backends use a balancing mode their load balancer accepts: CONNECTION for passthrough, UTILIZATION or RATE for Application Load Balancers",
+  check({ type, props }) {
+    if (!["gcp:compute/backendService:BackendService", "gcp:compute/regionBackendService:RegionBackendService"].includes(type)) return [];
+    const allowed = balancingModes[props.loadBalancingScheme ?? (type.includes("region") ? "INTERNAL" : "EXTERNAL")];
+    if (!allowed) return [];
+    return (props.backends ?? [])
+      .map((b: { balancingMode?: string }) => b.balancingMode ?? (allowed.includes("CONNECTION") ? "CONNECTION" : "UTILIZATION"))
+      .filter((mode: string) => !allowed.includes(mode))
+      .map((mode: string) => `balancingMode ${mode} is not one of ${allowed.join(", ")} for ${props.loadBalancingScheme}`);
+  },
+};
+
 export const policyRules: PolicyRule[] = [
   firewallOnlyLoadBalancer,
   noExternalIp,
@@ -239,6 +256,7 @@ export const policyRules: PolicyRule[] = [
   modernTls,
   certificateManagerNames,
   apisStayOn,
+  backendBalancingModes,
 ];
 
 export interface Violation {

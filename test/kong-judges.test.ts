@@ -13,10 +13,10 @@ import type { Recording } from "../plan/record";
 import { exampleStacks } from "../scripts/outage-table";
 import { kongConfValue, kongDatabaseCaPath } from "../startup/kong-conf";
 import { entitiesFromAdminRequests, kongHealthPath, renderDeclarativeConfig } from "../startup/kong-entities";
-import { fallbackConfigPath, fallbackDropIn } from "../startup/kong-fallback";
+import { fallbackConfigPath } from "../startup/kong-fallback";
 import { judged, vmFilesPlaced, kongCheck, kongConfigParse, kongRoute, kongToolsUnavailable, RouterAnswer } from "./support/kong-tools";
 import { inputsOfType } from "../plan/fleet";
-import { RenderedVm, vmsOf } from "./support/rendered-vms";
+import { declarativeConfigsOf, fallbackEnv, kongConfPath, RenderedVm, vmsOf } from "./support/rendered-vms";
 import { recordStack, stackServices } from "./support/stack";
 
 const unavailable = kongToolsUnavailable();
@@ -28,7 +28,6 @@ afterAll(() => {
 
 jest.setTimeout(300_000);
 
-const kongConfPath = "/etc/kong/kong.conf";
 const withKong = (vms: RenderedVm[]) => vms.filter((vm) => vm.files[kongConfPath] !== undefined);
 
 const placedFiles = new WeakMap<RenderedVm, (text: string) => string>();
@@ -39,32 +38,6 @@ function placed(vm: RenderedVm, text: string): string {
 }
 /** The VM's kong.conf as Kong reads it on the VM: the CA it trusts is the file the boot script writes. */
 const confOf = (vm: RenderedVm) => placed(vm, vm.files[kongConfPath]);
-
-/** Kong's KONG_* overrides in the fallback drop-in, as systemd hands them to Kong. */
-function fallbackEnv(files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries([...(files[fallbackDropIn] ?? fallbackDropInOf(files)).matchAll(/^Environment=(KONG_\w+)=(.*)$/gm)].map(([, k, v]) => [k, v]));
-}
-
-/** The boot script writes the drop-in with printf at boot; its lines are the same on every VM. */
-function fallbackDropInOf(files: Record<string, string>): string {
-  return files[fallbackConfigPath] ? `Environment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=${fallbackConfigPath}\n` : "";
-}
-
-/**
- * The declarative configs a VM's Kong loads or its database holds, each with the environment Kong
- * reads it under: the DB-less file, the fallback file, and the entities written through the Admin API.
- */
-function declarativeConfigsOf(vm: RenderedVm): { what: string; yaml: string; env: Record<string, string> }[] {
-  const conf = vm.files[kongConfPath];
-  const configs = [];
-  const declarativePath = kongConfValue(conf, "declarative_config");
-  if (declarativePath) configs.push({ what: declarativePath, yaml: vm.files[declarativePath], env: {} });
-  if (vm.files[fallbackConfigPath]) configs.push({ what: fallbackConfigPath, yaml: vm.files[fallbackConfigPath], env: fallbackEnv(vm.files) });
-  const requests = vm.files["/etc/kong/admin-requests.tsv"];
-  // Written through the Admin API into the database; parsed offline (database = off) as the same entities.
-  if (requests) configs.push({ what: "the entities it writes through the Admin API", yaml: renderDeclarativeConfig(entitiesFromAdminRequests(requests)), env: { KONG_DATABASE: "off" } });
-  return configs;
-}
 
 const stacks: Record<string, Recording> = {};
 

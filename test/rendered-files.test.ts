@@ -6,7 +6,9 @@ import { inputs, recordStack, stackServices } from "./support/stack";
 import { checkFile, verifyUnits } from "./support/tools";
 import { filesWrittenBy } from "../startup/startup-script";
 import { exampleStacks } from "../scripts/outage-table";
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
+import { createServer, IncomingHttpHeaders } from "http";
+import type { AddressInfo } from "net";
 import { readdirSync } from "fs";
 import { join } from "path";
 
@@ -54,6 +56,43 @@ describe("the post-deploy route check", () => {
   it("passes shellcheck", () => {
     const script = renderRouteCheckScript([{ method: "GET", path: "/", throughKong: true }, { method: "GET", path: "/login", throughKong: false }], 600);
     expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "check.sh", script)).toEqual({ status: 0, output: "" });
+  });
+
+  /** The rendered check against a load balancer on loopback that answers `answer(path, headers)`; its exit code and output. */
+  async function runCheck(answer: (path: string, headers: IncomingHttpHeaders) => { status: number; via?: string }, env: Record<string, string> = {}) {
+    const server = createServer((request, response) => {
+      const { status, via } = answer(request.url!, request.headers);
+      response.writeHead(status, via ? { Via: via } : {}).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const script = renderRouteCheckScript([{ method: "GET", path: "/", throughKong: true }, { method: "GET", path: "/health", throughKong: false }], 1);
+    const { CHECK_HEADER: _unset, ...inherited } = process.env;
+    const check = spawn("/bin/bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], env: { ...inherited, CHECK_INTERVAL_SEC: "0.2", BASE_URL: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, ...env } });
+    let output = "";
+    check.stdout.on("data", (d) => (output += d));
+    check.stderr.on("data", (d) => (output += d));
+    const status = await new Promise<number | null>((resolve) => check.on("exit", resolve));
+    server.close();
+    return { status, output };
+  }
+
+  it("passes once every route answers below 500, through Kong where it must", async () => {
+    const { status, output } = await runCheck(() => ({ status: 200, via: "1.1 kong/3.9.1" }));
+    expect([status, output.split("\n").filter((l) => l.startsWith("GET"))]).toEqual([0, ["GET /: 200 (kong)", "GET /health: 200 (direct)"]]);
+  });
+
+  it("fails on the load balancer's own 502, and on an answer that did not come through Kong", async () => {
+    // The route the load balancer fronts directly (standalone's entry service) must not pass on a 502 either.
+    const direct502 = (path: string) => (path === "/health" ? { status: 502 } : { status: 200, via: "1.1 kong/3.9.1" });
+    expect(await runCheck(direct502)).toMatchObject({ status: 1, output: expect.stringContaining("/health not served after 1 s (last status: 502)") });
+    expect(await runCheck(() => ({ status: 502, via: "1.1 kong/3.9.1" }))).toMatchObject({ status: 1, output: expect.stringContaining("/ not served after 1 s (last status: 502)") });
+    expect(await runCheck(() => ({ status: 404 }))).toMatchObject({ status: 1, output: expect.stringContaining("(last status: 404)") });
+  });
+
+  it("sends the header plain HTTP serves with domains on", async () => {
+    const gated = (_path: string, headers: IncomingHttpHeaders) => (headers["x-geo-api-layer-deploy-check"] === "0123abcd" ? { status: 200, via: "1.1 kong/3.9.1" } : { status: 301 });
+    expect(await runCheck(gated, { CHECK_HEADER: "X-Geo-Api-Layer-Deploy-Check: 0123abcd" })).toMatchObject({ status: 0 });
+    expect(await runCheck(gated)).toMatchObject({ status: 1 });
   });
 });
 

@@ -9,9 +9,10 @@ import type { Recording } from "../plan/record";
 import { exampleStacks } from "../scripts/outage-table";
 import { kongConfValue, kongDatabaseCaPath } from "../startup/kong-conf";
 import { mockCloudSqlCa } from "../plan/mock-cloud";
-import { entitiesFromAdminRequests } from "../startup/kong-entities";
+import { entitiesFromAdminRequests, kongHealthPath } from "../startup/kong-entities";
 import { filesWrittenBy } from "../startup/startup-script";
-import { vmsOf } from "./support/rendered-vms";
+import { declarativeConfigsOf, vmsOf } from "./support/rendered-vms";
+import { parse } from "yaml";
 import { inputs, ofType, one, recordStack } from "./support/stack";
 
 const stacks: Record<string, Recording> = {};
@@ -66,6 +67,29 @@ describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example 
       expect(primary).toBeDefined();
       expect([vm.name, vm.files[kongDatabaseCaPath]]).toEqual([vm.name, mockCloudSqlCa]);
     }
+  });
+
+  it("keeps Kong's Admin and status APIs on loopback: the boot script alone talks to them", () => {
+    for (const { vm, conf } of kongConfs(stacks[topology])) {
+      for (const key of ["admin_listen", "status_listen"]) expect([vm, key, kongConfValue(conf, key)]).toEqual([vm, key, expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+    }
+  });
+
+  it("answers Kong's health route with 200 in every config Kong may run on, as Google's health checks require", () => {
+    const configs = vmsOf(stacks[topology]).flatMap((vm) => declarativeConfigsOf(vm).map((c) => ({ vm: vm.name, ...c })));
+    expect(configs.length).toBeGreaterThanOrEqual(3);
+    for (const { vm, what, yaml } of configs) {
+      const routes = (parse(yaml).services ?? []).flatMap((s: Inputs) => s.routes ?? []).concat(parse(yaml).routes ?? []);
+      const health = routes.find((r: Inputs) => r.paths?.includes(kongHealthPath));
+      const termination = health?.plugins?.find((p: Inputs) => p.name === "request-termination");
+      expect([vm, what, termination?.config?.status_code]).toEqual([vm, what, 200]);
+    }
+  });
+
+  it("stops Kong's nginx gracefully (SIGQUIT, as Kong's own unit: build/package/kong.service at 3.9.1), finishing requests in flight", () => {
+    const units = vmsOf(stacks[topology]).map((vm) => [vm.name, vm.files["/etc/systemd/system/kong.service"]]).filter(([, unit]) => unit);
+    expect(units.length).toBeGreaterThanOrEqual(3);
+    for (const [vm, unit] of units) expect([vm, /^KillSignal=(\S+)$/m.exec(unit!)?.[1]]).toEqual([vm, "SIGQUIT"]);
   });
 
   it("says in its header what holds the password only where it has one", () => {

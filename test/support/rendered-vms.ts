@@ -1,7 +1,12 @@
 /** The VMs of a recorded plan as the program renders them: what each one's boot script writes. */
 import type { Recording } from "../../plan/record";
 import { fleets, inputsOfType } from "../../plan/fleet";
+import { kongConfValue } from "../../startup/kong-conf";
+import { entitiesFromAdminRequests, renderDeclarativeConfig } from "../../startup/kong-entities";
+import { fallbackConfigPath, fallbackDropIn } from "../../startup/kong-fallback";
 import { filesWrittenBy, roleOf } from "../../startup/startup-script";
+
+export const kongConfPath = "/etc/kong/kong.conf";
 
 export interface RenderedVm {
   name: string;
@@ -21,4 +26,30 @@ export function vmsOf(recording: Recording): RenderedVm[] {
   const vms = [...fleets(recording.resources).map((f) => ({ name: f.name, role: f.role, region: f.region, files: filesWrittenBy(f.script) })), ...migrator];
   if (vms.length < 3) throw new Error(`expected at least three VMs, found ${vms.length}`);
   return vms;
+}
+
+/** Kong's KONG_* overrides in the fallback drop-in, as systemd hands them to Kong. */
+export function fallbackEnv(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries([...(files[fallbackDropIn] ?? fallbackDropInOf(files)).matchAll(/^Environment=(KONG_\w+)=(.*)$/gm)].map(([, k, v]) => [k, v]));
+}
+
+/** The boot script writes the drop-in with printf at boot; its lines are the same on every VM. */
+function fallbackDropInOf(files: Record<string, string>): string {
+  return files[fallbackConfigPath] ? `Environment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=${fallbackConfigPath}\n` : "";
+}
+
+/**
+ * The declarative configs a VM's Kong loads or its database holds, each with the environment Kong
+ * reads it under: the DB-less file, the fallback file, and the entities written through the Admin API.
+ */
+export function declarativeConfigsOf(vm: RenderedVm): { what: string; yaml: string; env: Record<string, string> }[] {
+  const conf = vm.files[kongConfPath];
+  const configs = [];
+  const declarativePath = kongConfValue(conf, "declarative_config");
+  if (declarativePath) configs.push({ what: declarativePath, yaml: vm.files[declarativePath], env: {} });
+  if (vm.files[fallbackConfigPath]) configs.push({ what: fallbackConfigPath, yaml: vm.files[fallbackConfigPath], env: fallbackEnv(vm.files) });
+  const requests = vm.files["/etc/kong/admin-requests.tsv"];
+  // Written through the Admin API into the database; parsed offline (database = off) as the same entities.
+  if (requests) configs.push({ what: "the entities it writes through the Admin API", yaml: renderDeclarativeConfig(entitiesFromAdminRequests(requests)), env: { KONG_DATABASE: "off" } });
+  return configs;
 }

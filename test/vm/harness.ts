@@ -136,6 +136,9 @@ export class Vm extends RootDirectory {
     cpSync(join(standins.dir, "tls", "ca.crt"), at("usr/local/share/ca-certificates/geo-api-layer-harness.crt"));
     run("chroot", [this.root, "update-ca-certificates"]);
     write("etc/hosts", `127.0.0.1 localhost\n::1 localhost\n${hosts.join("\n")}\n`);
+    // A VM's services get systemd's documented default open-file limit (systemd-system.conf(5):
+    // 1024 soft); inside the container systemd would take the harness process's raised one instead.
+    write("etc/systemd/system.conf.d/harness-limits.conf", "[Manager]\nDefaultLimitNOFILE=1024:524288\n");
     cpSync(join(standins.dir, "kong-packages"), at("srv/kong-packages"), { recursive: true });
     cpSync(join(standins.dir, "git"), at("srv/git"), { recursive: true });
     for (const file of ["standin-google.py", "harness.py"]) cpSync(join(here, "guest", file), at(`usr/local/lib/harness/${file}`));

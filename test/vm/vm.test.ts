@@ -150,11 +150,11 @@ describeVm("shared-db (us-multi): the migrator, then a gateway, on a real Postgr
     // An upgrade whose migrations differ: the migrator of the later Kong takes its new migration up
     // only; gateways of both versions start on that schema; the migrator's next run finishes it.
     const later = await roles(harness, "us-multi", { kong: { version: laterKongVersion } });
-    const upgrader = vmFor(harness, "shared-db-migrator-later", later.scripts.migrator, later, network.vmHost("migrator", "us-central1"), false);
+    const upgrader = vmFor(harness, "shared-db-migrator-later", later.scripts.migrator, later, network.vmHost("migrator-later", "us-central1"), false);
     boots.upgradeUp = timed("shared-db migrator of the later Kong, up", upgrader.boot());
     schemaAfter.upgradeUp = network.schemaState();
     boots.oldGatewayDuringUpgrade = timed("shared-db gateway, old Kong during the upgrade", gateway.boot());
-    newGateway = vmFor(harness, "shared-db-gateway-later", later.byRegion.gateway["us-central1"], later, network.vmHost("gateway", "us-central1"), true);
+    newGateway = vmFor(harness, "shared-db-gateway-later", later.byRegion.gateway["us-central1"], later, network.vmHost("gateway-later", "us-central1"), true);
     boots.newGatewayDuringUpgrade = timed("shared-db gateway, later Kong during the upgrade", newGateway.boot());
     boots.upgradeFinish = timed("shared-db migrator of the later Kong, finish", upgrader.boot());
     schemaAfter.upgradeFinish = network.schemaState();

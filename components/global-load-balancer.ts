@@ -28,7 +28,7 @@ export interface GlobalLoadBalancerArgs {
 }
 
 /** What the deploy check sends over plain HTTP when the stack serves HTTPS. */
-export const deployCheckHeader = "X-Geo-Api-Layer-Deploy-Check";
+const deployCheckHeader = "X-Geo-Api-Layer-Deploy-Check";
 
 // Both the backend service and every forwarding rule: a mismatch is rejected, and @pulumi/gcp v9
 // defaults to the classic EXTERNAL scheme.

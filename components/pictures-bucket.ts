@@ -29,7 +29,7 @@ export interface PicturesBucketArgs {
 }
 
 /** Holds `storage.objects.get` and nothing else (Google's IAM roles for Cloud Storage). */
-export const publicReadRole = "roles/storage.legacyObjectReader";
+const publicReadRole = "roles/storage.legacyObjectReader";
 
 export class PicturesBucket extends pulumi.ComponentResource {
   public readonly bucket: gcp.storage.Bucket;
@@ -49,12 +49,12 @@ export class PicturesBucket extends pulumi.ComponentResource {
       },
       after,
     );
-    // The narrowest role with storage.buckets.list is one with nothing else: the predefined roles
-    // that hold it also read or administer buckets.
     // A deleted custom role's id cannot be used again for up to 37 days (terraform-provider-google
     // v7.45.0, google_project_iam_custom_role docs: undeletable for 7, unusable for 30 more), so
     // each creation gets its own: `pulumi destroy` then `pulumi up` makes a new id.
     const roleSuffix = new random.RandomId(`${name}-lister-id`, { byteLength: 4 }, { parent: this });
+    // The narrowest role with storage.buckets.list is one with nothing else: the predefined roles
+    // that hold it also read or administer buckets.
     const lister = new gcp.projects.IAMCustomRole(
       `${name}-lister`,
       {

@@ -6,6 +6,7 @@
  */
 import { parseCidr, overlaps } from "../config/cidr";
 import { googleFrontEndRanges, iapRange } from "../config/google-ranges";
+import { certificateManagerNamePattern } from "../config/naming";
 import { isSecretName, secretShape } from "../config/secret-shapes";
 
 export interface PolicyResource {
@@ -212,7 +213,7 @@ const certificateManagerNames: PolicyRule = {
   description: "Certificate Manager resources have explicit names Google accepts: [a-zA-Z][a-zA-Z0-9_-]*, 1 to 64 characters (an auto-name holds the domain's dots)",
   check({ type, props }) {
     if (!/^gcp:certificatemanager\/(dnsAuthorization|certificate|certificateMapEntry):/.test(type)) return [];
-    return /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(props.name ?? "") ? [] : [`name ${JSON.stringify(props.name)} is not [a-zA-Z][a-zA-Z0-9_-]* of 1 to 64 characters`];
+    return certificateManagerNamePattern.test(props.name ?? "") ? [] : [`name ${JSON.stringify(props.name)} is not [a-zA-Z][a-zA-Z0-9_-]* of 1 to 64 characters`];
   },
 };
 

@@ -31,7 +31,7 @@ export const kongAccessLog = "syslog:server=unix:/dev/log,nohostname,tag=kong_ac
  */
 export const loadBalancerKeepaliveSec = 620;
 
-/** The Cloud SQL instances' server CAs, which Kong verifies the database's certificate against. */
+/** The Cloud SQL primary's server CA, which Kong verifies the database's certificate against. */
 export const kongDatabaseCaPath = "/etc/kong/cloud-sql-ca.pem";
 
 export interface KongDatabaseEndpoint {

@@ -16,7 +16,8 @@ import { entitiesFromAdminRequests, kongHealthPath, renderDeclarativeConfig } fr
 import { fallbackConfigPath } from "../startup/kong-fallback";
 import { judged, vmFilesPlaced, kongCheck, kongConfigParse, kongRoute, kongToolsUnavailable, RouterAnswer } from "./support/kong-tools";
 import { inputsOfType } from "../plan/fleet";
-import { declarativeConfigsOf, fallbackEnv, kongConfPath, RenderedVm, vmsOf } from "./support/rendered-vms";
+import { declarativeConfigsOf, fallbackEnv, RenderedVm, vmsOf, withKong } from "./support/rendered-vms";
+import { kongConfPath } from "../startup/systemd";
 import { recordStack, stackServices } from "./support/stack";
 
 const unavailable = kongToolsUnavailable();
@@ -28,7 +29,6 @@ afterAll(() => {
 
 jest.setTimeout(300_000);
 
-const withKong = (vms: RenderedVm[]) => vms.filter((vm) => vm.files[kongConfPath] !== undefined);
 
 const placedFiles = new WeakMap<RenderedVm, (text: string) => string>();
 /** `text` with the VM's paths turned into copies of its files, which Kong's tools load (vmFilesPlaced). */

@@ -11,7 +11,8 @@ import { kongConfValue, kongDatabaseCaPath } from "../startup/kong-conf";
 import { mockCloudSqlCa } from "../plan/mock-cloud";
 import { entitiesFromAdminRequests, kongHealthPath } from "../startup/kong-entities";
 import { filesWrittenBy } from "../startup/startup-script";
-import { declarativeConfigsOf, vmsOf } from "./support/rendered-vms";
+import { declarativeConfigsOf, vmsOf, withKong } from "./support/rendered-vms";
+import { kongConfPath } from "../startup/systemd";
 import { parse } from "yaml";
 import { inputs, ofType, one, recordStack } from "./support/stack";
 
@@ -34,10 +35,7 @@ function backendOf(resources: Recording["resources"], rule: Inputs): Inputs {
   return backend(named(resources, "compute/regionUrlMap:RegionUrlMap", proxy.urlMap).defaultService);
 }
 
-const kongConfs = (recording: Recording) =>
-  vmsOf(recording)
-    .filter((vm) => vm.files["/etc/kong/kong.conf"] !== undefined)
-    .map((vm) => ({ vm: vm.name, conf: vm.files["/etc/kong/kong.conf"] }));
+const kongConfs = (recording: Recording) => withKong(vmsOf(recording)).map((vm) => ({ vm: vm.name, conf: vm.files[kongConfPath] }));
 
 describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example stack", (topology) => {
   it("connects to Cloud SQL over TLS, which the instances require (ENCRYPTED_ONLY), and to a local PostgreSQL on loopback only", () => {
@@ -57,11 +55,11 @@ describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example 
 
   it("verifies Cloud SQL's certificate against the primary's server CA, which the boot script writes", () => {
     const primary = ofType(stacks[topology], "gcp:sql/databaseInstance:DatabaseInstance").find((d) => !inputs(d).masterInstanceName);
-    const onCloudSql = vmsOf(stacks[topology]).filter((v) => kongConfValue(v.files["/etc/kong/kong.conf"] ?? "", "pg_ssl") === "on");
+    const onCloudSql = vmsOf(stacks[topology]).filter((v) => kongConfValue(v.files[kongConfPath] ?? "", "pg_ssl") === "on");
     // Three gateways or Kong tiers and the migrator.
     expect(onCloudSql.length).toBe(topology === "shared-db" || topology === "standalone" ? 4 : 0);
     for (const vm of onCloudSql) {
-      const conf = vm.files["/etc/kong/kong.conf"];
+      const conf = vm.files[kongConfPath];
       expect([vm.name, kongConfValue(conf, "pg_ssl_verify"), kongConfValue(conf, "lua_ssl_trusted_certificate")]).toEqual([vm.name, "on", `system,${kongDatabaseCaPath}`]);
       // The CA the mock Cloud SQL reports for the primary (plan/mock-cloud.ts), as the real one reports serverCaCerts.
       expect(primary).toBeDefined();

@@ -5,8 +5,7 @@ import { kongConfValue } from "../../startup/kong-conf";
 import { entitiesFromAdminRequests, renderDeclarativeConfig } from "../../startup/kong-entities";
 import { fallbackConfigPath, fallbackDropIn } from "../../startup/kong-fallback";
 import { filesWrittenBy, roleOf } from "../../startup/startup-script";
-
-export const kongConfPath = "/etc/kong/kong.conf";
+import { kongConfPath } from "../../startup/systemd";
 
 export interface RenderedVm {
   name: string;
@@ -14,6 +13,9 @@ export interface RenderedVm {
   region: string;
   files: Record<string, string>;
 }
+
+/** The VMs that run Kong: those whose boot script writes a kong.conf. */
+export const withKong = (vms: RenderedVm[]) => vms.filter((vm) => vm.files[kongConfPath] !== undefined);
 
 /** Every group's VMs and the migrator; fails a test whose plan has fewer than three. */
 export function vmsOf(recording: Recording): RenderedVm[] {

@@ -1,7 +1,8 @@
 import { loadStackConfig } from "./config/load";
 import { GeoApiLayer } from "./components/geo-api-layer";
+import { topologyRules } from "./components/topologies/catalog";
 
-const layer = new GeoApiLayer("geo", { config: loadStackConfig() });
+const layer = new GeoApiLayer("geo", { config: loadStackConfig(topologyRules) });
 
 export const url = layer.url;
 export const address = layer.address;

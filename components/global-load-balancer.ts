@@ -15,7 +15,7 @@ export interface GlobalLoadBalancerArgs {
   backends: Record<string, pulumi.Input<string>>;
   /** Named port of the groups. */
   portName: string;
-  /** Port and path that answer 200 when a VM can serve (components/topology.ts). */
+  /** Port and path that answer 200 when a VM can serve (the topology's, components/topologies/). */
   healthCheck: { port: number; path: string };
   /** With any, HTTPS with a Certificate Manager certificate per domain, and the domains' HTTP redirects to it. */
   domains: string[];

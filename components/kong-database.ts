@@ -5,7 +5,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { DatabasePlan } from "../config/validate";
+import type { DatabasePlan } from "../config/stack-config";
 
 export interface KongDatabaseArgs {
   prefix: string;

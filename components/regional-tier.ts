@@ -5,7 +5,7 @@
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
-import type { RegionPlan } from "../config/validate";
+import type { RegionPlan } from "../config/stack-config";
 import { rollingUpdatePolicy } from "./update-policy";
 import { createWorkloadIdentity, vmSettings } from "./vm";
 
@@ -41,6 +41,9 @@ export interface RegionalTierArgs {
   labels: Record<string, string>;
   apis: pulumi.Resource[];
 }
+
+/** The tier settings every tier of the stack shares. */
+export type SharedTierArgs = Pick<RegionalTierArgs, "project" | "machineType" | "image" | "bootDiskSizeGb" | "tags" | "bootBudgetSec" | "labels" | "apis">;
 
 export class RegionalTier extends pulumi.ComponentResource {
   public readonly group: gcp.compute.RegionInstanceGroupManager;

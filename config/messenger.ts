@@ -4,7 +4,7 @@
  * (test/fixtures/messenger/<commit>.json).
  */
 import type { ParsedStackConfig, ServiceConfig } from "./schema";
-import type { Report } from "./validate";
+import type { Report } from "./field-path";
 
 export const messengerRepository = "https://github.com/YugabyteDB-Samples/geo-distributed-messenger.git";
 

@@ -237,3 +237,4 @@ export type StackConfigInput = z.input<typeof StackConfigSchema>;
 export type ParsedStackConfig = z.output<typeof StackConfigSchema>;
 export type ServiceConfig = z.output<typeof ServiceSchema>;
 export type RouteConfig = z.output<typeof RouteSchema>;
+export type Topology = ParsedStackConfig["topology"];

@@ -3,6 +3,9 @@
  * never the database password, which reaches Kong through a vault reference to a variable of the
  * root-only env file.
  */
+import { googleFrontEndRanges } from "../config/google-ranges";
+import { KongListenerPorts, kongListeners } from "../config/vm-contract";
+
 /** The variable of /etc/kong/kong.env that holds Kong's database password. */
 export const kongPasswordVariable = "GEO_KONG_PG_PASSWORD";
 
@@ -34,6 +37,16 @@ export const loadBalancerKeepaliveSec = 620;
 /** The Cloud SQL primary's server CA, which Kong verifies the database's certificate against. */
 export const kongDatabaseCaPath = "/etc/kong/cloud-sql-ca.pem";
 
+/**
+ * Whose X-Forwarded-For entries Kong believes. Google's front ends connect from their ranges and
+ * append `<client>, <load balancer address>`; trusting only the ranges would make every client the
+ * load balancer's address. With that address trusted too, Kong takes the entry left of it, which
+ * the front end wrote: whatever a client sends stays further left and is never believed.
+ */
+export function kongTrustedIps(loadBalancerAddress: string): string[] {
+  return [...googleFrontEndRanges, `${loadBalancerAddress}/32`];
+}
+
 export interface KongDatabaseEndpoint {
   host: string;
   /**
@@ -43,10 +56,7 @@ export interface KongDatabaseEndpoint {
   verifiedTls: boolean;
 }
 
-export interface KongConfInput {
-  proxyPort: number;
-  statusPort: number;
-  adminPort: number;
+export interface KongConfInput extends KongListenerPorts {
   memCacheSize: string;
   /** Peers whose X-Forwarded-For entries Kong believes (kongTrustedIps). */
   trustedIps: string[];
@@ -58,14 +68,7 @@ export interface KongConfInput {
 
 export function kongConfSettings(input: KongConfInput): [string, string][] {
   const settings: [string, string][] = [
-    // Loopback only: the Admin API can rewrite every route and has no authentication in OSS.
-    ["admin_listen", `127.0.0.1:${input.adminPort}`],
-    ["proxy_listen", `0.0.0.0:${input.proxyPort}`],
-    // Loopback: health checks probe Kong's health route on the proxy port (kongHealthPath); the
-    // status API connects to the database on every request and is for the boot script only.
-    ["status_listen", `127.0.0.1:${input.statusPort}`],
-    // Kong Manager listens on 0.0.0.0:8002 and 8445 by default, even in OSS (kong_defaults.lua).
-    ["admin_gui_listen", "off"],
+    ...kongListeners(input),
     ["proxy_access_log", kongAccessLog],
     ["proxy_error_log", kongErrorLog],
     ["admin_access_log", kongAccessLog],

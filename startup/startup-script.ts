@@ -27,9 +27,8 @@ import {
   renderServiceUnit,
   serviceEnvPath,
   serviceHome,
-  serviceUnitName,
-  serviceUser,
 } from "./systemd";
+import { serviceUnitName, serviceUser, variablesOfEveryService } from "../config/vm-contract";
 
 /** How Kong on this VM gets its configuration. */
 export type KongMode =
@@ -125,9 +124,6 @@ export function filesWrittenBy(script: string): Record<string, string> {
 export function roleOf(script: string): string {
   return /^readonly ROLE=(\S+)$/m.exec(script)?.[1] ?? "";
 }
-
-/** Variables the program sets for every service: where it runs, as the messenger's services expect. */
-export const variablesOfEveryService = ["PROJECT_ID", "REGION"] as const;
 
 /** The service with `{{kong}}` resolved and where it runs added to its environment. */
 function serviceOnVm(service: ServiceConfig, input: StartupScriptInput): ServiceConfig {

@@ -1,13 +1,12 @@
 /** systemd units and environment files for Kong and the microservices. Pure renderers. */
 import type { ServiceConfig } from "../config/schema";
+import { serviceUser } from "../config/vm-contract";
 
 export const kongConfPath = "/etc/kong/kong.conf";
 /** Root-only; holds Kong's database password (kongPasswordVariable), written at boot. */
 export const kongEnvPath = "/etc/kong/kong.env";
 export const serviceHome = (name: string) => `/opt/geo-api-layer/${name}`;
 export const serviceEnvPath = (name: string) => `/etc/geo-api-layer/${name}.env`;
-export const serviceUser = (name: string) => `svc-${name}`;
-export const serviceUnitName = (name: string) => `geo-svc-${name}.service`;
 
 export interface KongUnitOptions {
   /** Kong reads its database password from the root-only env file. */

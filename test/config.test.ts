@@ -2,6 +2,7 @@
 import { formatCidr, nthSubnet, overlaps, parseCidr } from "../config/cidr";
 import { compactRegionName, zonesOf } from "../config/regions";
 import { validateStackConfig } from "../config/validate";
+import { topologyRules } from "../components/topologies/catalog";
 import { rawStackConfig } from "../config/load";
 import { readStackFile } from "../plan/stack-file";
 import { projectDir } from "./support/stack";
@@ -9,12 +10,12 @@ import { projectDir } from "./support/stack";
 const usMulti = rawStackConfig(readStackFile(projectDir, "us-multi").config);
 
 function errorsOf(overrides: Record<string, unknown>, project: string | undefined): string[] {
-  const result = validateStackConfig({ ...usMulti, ...overrides }, project);
+  const result = validateStackConfig({ ...usMulti, ...overrides }, project, topologyRules);
   return result.ok ? [] : result.errors;
 }
 
 describe("the us-multi config", () => {
-  const result = validateStackConfig(usMulti, "my-project");
+  const result = validateStackConfig(usMulti, "my-project", topologyRules);
   if (!result.ok) throw new Error(result.errors.join("\n"));
   const { config } = result;
 
@@ -28,7 +29,7 @@ describe("the us-multi config", () => {
 
   it("cuts each region's subnet from its fixed slot, independent of the other regions", () => {
     expect(config.regions.map((r) => r.subnetCidr)).toEqual(["10.0.96.0/20", "10.0.0.0/20", "10.0.32.0/20"]);
-    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { region: "us-east4" } }, "example-project");
+    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { region: "us-east4" } }, "example-project", topologyRules);
     expect(alone.ok && alone.config.regions[0].subnetCidr).toBe("10.0.32.0/20");
   });
 
@@ -106,13 +107,13 @@ describe("regions", () => {
 describe("the stack itself", () => {
   it("rejects a stack name too long for the `stack` label every resource carries", () => {
     const long = "a".repeat(64);
-    const result = validateStackConfig(usMulti, "example-project", { stack: long });
+    const result = validateStackConfig(usMulti, "example-project", topologyRules, { stack: long });
     expect(result.ok ? [] : result.errors).toContain(`stack name "${long}": 64 characters; it is every resource's \`stack\` label, and label values allow 63`);
-    expect(validateStackConfig(usMulti, "example-project", { stack: "a".repeat(63) }).ok).toBe(true);
+    expect(validateStackConfig(usMulti, "example-project", topologyRules, { stack: "a".repeat(63) }).ok).toBe(true);
   });
 
   it("reads the providers' own namespaces and rejects only unknown ones", () => {
-    const result = validateStackConfig(usMulti, "example-project", { foreignKeys: ["gcp:region", "pulumi:tags", "random:x", "geo-api-laye:prefix"] });
+    const result = validateStackConfig(usMulti, "example-project", topologyRules, { foreignKeys: ["gcp:region", "pulumi:tags", "random:x", "geo-api-laye:prefix"] });
     expect(result.ok ? [] : result.errors).toEqual([
       'geo-api-laye:prefix: unknown namespace "geo-api-laye"; nothing reads this key; did you mean geo-api-layer:prefix? (namespaces read: geo-api-layer, gcp, random, command, pulumi)',
     ]);

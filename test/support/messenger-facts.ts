@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
 import { isMessengerBuild } from "../../config/messenger";
-import { variablesOfEveryService } from "../../startup/startup-script";
+import { variablesOfEveryService } from "../../config/vm-contract";
 const fixtures = join(__dirname, "..", "fixtures", "messenger");
 
 interface ServiceFacts {

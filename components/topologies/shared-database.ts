@@ -1,0 +1,86 @@
+/**
+ * Kong's shared Cloud SQL, for the topologies whose rules accept `database`: the database, its
+ * password's secret, the boot scripts of the VMs whose Kong uses it, and the one migrator that
+ * migrates it and writes Kong's entities.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { secretResourceName } from "../../config/naming";
+import type { ServiceConfig } from "../../config/schema";
+import { KongDatabase } from "../kong-database";
+import { KongMigrator } from "../kong-migrator";
+import { resourceLabels } from "../labels";
+import type { FleetContext, Rollout } from "./contract";
+import { kongConfFor } from "./kong-node";
+import { renderVmScript } from "./vm-scripts";
+
+export interface SharedKongDatabase {
+  database: KongDatabase;
+  /** The password's secret (`projects/…/secrets/…`), which every VM on the database reads. */
+  passwordSecretId: pulumi.Output<string>;
+  /**
+   * The boot script of a VM whose Kong runs on the database; when the database does not answer at
+   * boot, it starts DB-less from `fallbackConfig` (the same entities as a declarative config).
+   */
+  nodeScript(role: string, region: string, services: ServiceConfig[], kongUrl: string, fallbackConfig: pulumi.Input<string>): pulumi.Output<string>;
+  /** The migrator, which writes `adminRequests` (renderAdminRequests) into the database. */
+  migrate(adminRequests: pulumi.Input<string>): Rollout;
+  outputs: { connectionName: pulumi.Output<string>; passwordSecret: pulumi.Output<string> };
+}
+
+export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
+  const { name, parent, config, network } = context;
+  // Validation resolves `database` for every topology whose rules accept it.
+  const settings = config.database!;
+  const stack = pulumi.getStack();
+  const database = new KongDatabase(
+    `${name}-db`,
+    {
+      prefix: config.prefix,
+      settings,
+      networkId: network.network.id,
+      privateServicesConnection: network.privateServicesConnection!,
+      apis: network.apis,
+      labels: resourceLabels(stack, "kong-database"),
+    },
+    { parent },
+  );
+  const passwordSecretId = database.passwordSecret.secretId.apply((id) => secretResourceName(config.project, id));
+  // Every node reads the primary, the replica's region's too (startup/kong-conf.ts: no pg_ro_host).
+  const conf = pulumi
+    .all([context.loadBalancerAddress, database.host])
+    .apply(([address, host]) => kongConfFor(config, address, { database: { host, verifiedTls: true } }));
+  const onDatabase = pulumi.all([conf, passwordSecretId, database.serverCa]);
+  return {
+    database,
+    passwordSecretId,
+    nodeScript: (role, region, services, kongUrl, fallbackConfig) =>
+      pulumi
+        .all([onDatabase, fallbackConfig])
+        .apply(([[conf, passwordSecret, databaseCa], fallbackConfig]) =>
+          renderVmScript(config, role, region, services, kongUrl, { conf, mode: { kind: "shared-db", passwordSecret, databaseCa, fallbackConfig } }),
+        ),
+    migrate: (adminRequests) => {
+      const migrator = new KongMigrator(
+        `${name}-migrator`,
+        {
+          prefix: config.prefix,
+          project: config.project,
+          zone: settings.zone,
+          image: config.image,
+          subnetwork: network.subnets[settings.region].selfLink,
+          startupScript: pulumi
+            .all([onDatabase, adminRequests])
+            .apply(([[conf, passwordSecret, databaseCa], requests]) =>
+              renderVmScript(config, "migrator", settings.region, [], "", { conf, mode: { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests } }),
+            ),
+          passwordSecretId,
+          labels: resourceLabels(stack, "kong-migrator"),
+          apis: network.apis,
+        },
+        { parent },
+      );
+      return { resource: migrator, id: migrator.instance.id };
+    },
+    outputs: { connectionName: database.connectionName, passwordSecret: database.passwordSecret.secretId },
+  };
+}

@@ -1,0 +1,46 @@
+/** The resolved shape of a stack's config, which every layer above validation reads. */
+import type { bucketLocations, ParsedStackConfig, ServiceConfig } from "./schema";
+
+export interface RegionPlan {
+  readonly name: string;
+  /** Short form for names with tight limits (`us-c1`). */
+  readonly shortName: string;
+  readonly zones: string[];
+  /** Fixed group size; undefined when an autoscaler sizes the group. */
+  readonly size?: number;
+  readonly autoscaling?: { minReplicas: number; maxReplicas: number; cpuTarget: number };
+  readonly subnetCidr: string;
+  /** standalone: the proxy-only subnet of the entry tier's internal Application Load Balancer. */
+  readonly proxySubnetCidr?: string;
+  /** Prefix of this region's routes in standalone, e.g. `/api/us/east`. */
+  readonly routePrefix: string;
+}
+
+export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "region" | "replicaRegion"> {
+  readonly region: string;
+  readonly zone: string;
+  /** Zone of the HA standby. */
+  readonly secondaryZone: string;
+  readonly replica?: { region: string; zone: string };
+}
+
+export interface PicturesPlan {
+  /** Starts with the prefix Attachments looks for; unique by project. */
+  readonly bucketName: string;
+  readonly location: (typeof bucketLocations)[number];
+  /** The service whose VMs write pictures. */
+  readonly service: ServiceConfig;
+  readonly publicRead: boolean;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures"> {
+  /** The GCP project (`gcp:project`). */
+  readonly project: string;
+  readonly regions: RegionPlan[];
+  /** Kong's Cloud SQL; undefined for topologies without one (sidecar, dbless). */
+  readonly database?: DatabasePlan;
+  /** standalone: the service the global load balancer fronts. */
+  readonly entryService: ServiceConfig;
+  /** The pictures bucket; undefined when no service stores pictures. */
+  readonly pictures?: PicturesPlan;
+}

@@ -6,7 +6,7 @@
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import { picturesListerRoleBase } from "../config/naming";
-import type { StackConfig } from "../config/stack-config";
+import type { PicturesPlan, StackConfig } from "../config/stack-config";
 import { firstBootBudgetSec } from "../startup/startup-script";
 import type { CertificateStatus } from "./certificate-manager-https";
 import { DeployCheck } from "./deploy-check";
@@ -15,6 +15,7 @@ import { resourceLabels } from "./labels";
 import { Network } from "./network";
 import { PicturesBucket } from "./pictures-bucket";
 import { topologies } from "./topologies/catalog";
+import type { FleetLayout } from "./topologies/contract";
 
 export interface GeoApiLayerArgs {
   /** The stack's validated config (config/validate.ts). */
@@ -80,22 +81,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       },
     });
 
-    if (config.pictures) {
-      new PicturesBucket(
-        `${name}-pictures`,
-        {
-          project: config.project,
-          bucketName: config.pictures.bucketName,
-          location: config.pictures.location,
-          publicRead: config.pictures.publicRead,
-          writers: fleets.pictureWriters,
-          listerRoleBase: picturesListerRoleBase(prefix),
-          labels: resourceLabels(stack, "pictures-bucket"),
-          apis: network.apis,
-        },
-        { parent: this },
-      );
-    }
+    if (config.pictures) this.addPicturesBucket(name, config, config.pictures, fleets.pictureWriters, network.apis);
 
     const loadBalancer = new GlobalLoadBalancer(
       `${name}-lb`,
@@ -113,20 +99,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       { parent: this },
     );
 
-    if (config.deployCheck.enabled) {
-      const { probes, rollouts } = fleets.deployCheck;
-      new DeployCheck(
-        `${name}-check`,
-        {
-          baseUrl: loadBalancer.checkUrl,
-          header: loadBalancer.checkHeader,
-          probes,
-          timeoutSec: config.deployCheck.timeoutSec,
-          triggers: [...rollouts.map((r) => r.id), loadBalancer.servingConfiguration],
-        },
-        { parent: this, dependsOn: [loadBalancer, ...rollouts.map((r) => r.resource)] },
-      );
-    }
+    if (config.deployCheck.enabled) this.addDeployCheck(name, config.deployCheck.timeoutSec, fleets.deployCheck, loadBalancer);
 
     this.url = loadBalancer.url;
     this.certificates = loadBalancer.certificates;
@@ -142,5 +115,38 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       databaseConnectionName: this.databaseConnectionName,
       databasePasswordSecret: this.databasePasswordSecret,
     });
+  }
+
+  /** The bucket Attachments stores pictures in, written by the VMs that run it. */
+  private addPicturesBucket(name: string, config: StackConfig, pictures: PicturesPlan, writers: pulumi.Output<string>[], apis: pulumi.Resource[]): void {
+    new PicturesBucket(
+      `${name}-pictures`,
+      {
+        project: config.project,
+        bucketName: pictures.bucketName,
+        location: pictures.location,
+        publicRead: pictures.publicRead,
+        writers,
+        listerRoleBase: picturesListerRoleBase(config.prefix),
+        labels: resourceLabels(pulumi.getStack(), "pictures-bucket"),
+        apis,
+      },
+      { parent: this },
+    );
+  }
+
+  /** After every rollout, probes the routes through the load balancer; runs again when a rollout or what the load balancer serves changes. */
+  private addDeployCheck(name: string, timeoutSec: number, { probes, rollouts }: FleetLayout["deployCheck"], loadBalancer: GlobalLoadBalancer): void {
+    new DeployCheck(
+      `${name}-check`,
+      {
+        baseUrl: loadBalancer.checkUrl,
+        header: loadBalancer.checkHeader,
+        probes,
+        timeoutSec,
+        triggers: [...rollouts.map((r) => r.id), loadBalancer.servingConfiguration],
+      },
+      { parent: this, dependsOn: [loadBalancer, ...rollouts.map((r) => r.resource)] },
+    );
   }
 }

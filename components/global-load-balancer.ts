@@ -122,33 +122,7 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
       // deploy check, which cannot wait for DNS and a certificate and carries a header no one else knows.
       const checkValue = new random.RandomId(`${name}-check-header`, { byteLength: 16 }, { parent: this });
       this.checkHeader = { name: deployCheckHeader, value: checkValue.hex };
-      const toHttps = (host?: string) => ({ httpsRedirect: true, ...(host ? { hostRedirect: host } : {}), redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false });
-      const http = new gcp.compute.URLMap(
-        `${name}-http-map`,
-        {
-          name: `${prefix}-http`,
-          defaultUrlRedirect: toHttps(args.domains[0]),
-          hostRules: [
-            { hosts: args.domains, pathMatcher: "https-redirect" },
-            { hosts: ["*"], pathMatcher: "deploy-check" },
-          ],
-          pathMatchers: [
-            { name: "https-redirect", defaultUrlRedirect: toHttps() },
-            {
-              name: "deploy-check",
-              defaultUrlRedirect: toHttps(args.domains[0]),
-              routeRules: [
-                {
-                  priority: 1,
-                  matchRules: [{ prefixMatch: "/", headerMatches: [{ headerName: deployCheckHeader, exactMatch: checkValue.hex }] }],
-                  service: this.backendService.id,
-                },
-              ],
-            },
-          ],
-        },
-        { parent: this },
-      );
+      const http = this.redirectToHttps(name, args, checkValue.hex);
       const httpProxy = new gcp.compute.TargetHttpProxy(`${name}-http`, { name: `${prefix}-http`, urlMap: http.id }, { parent: this });
       forwardingRule("http", 80, httpProxy.id);
       servingParts.push(httpsProxy.fingerprint, http.fingerprint, ...https.certificateIds);
@@ -162,5 +136,39 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
     this.servingConfiguration = pulumi.all(servingParts).apply((parts) => parts.join(" "));
 
     this.registerOutputs({ address: this.address, url: this.url, checkUrl: this.checkUrl, certificates: this.certificates });
+  }
+
+  /**
+   * Plain HTTP's URL map with domains: the domains' requests and the address's redirect to HTTPS;
+   * only a request carrying the deploy check's header reaches the backend.
+   */
+  private redirectToHttps(name: string, args: GlobalLoadBalancerArgs, checkValue: pulumi.Output<string>): gcp.compute.URLMap {
+    const toHttps = (host?: string) => ({ httpsRedirect: true, ...(host ? { hostRedirect: host } : {}), redirectResponseCode: "MOVED_PERMANENTLY_DEFAULT", stripQuery: false });
+    return new gcp.compute.URLMap(
+      `${name}-http-map`,
+      {
+        name: `${args.prefix}-http`,
+        defaultUrlRedirect: toHttps(args.domains[0]),
+        hostRules: [
+          { hosts: args.domains, pathMatcher: "https-redirect" },
+          { hosts: ["*"], pathMatcher: "deploy-check" },
+        ],
+        pathMatchers: [
+          { name: "https-redirect", defaultUrlRedirect: toHttps() },
+          {
+            name: "deploy-check",
+            defaultUrlRedirect: toHttps(args.domains[0]),
+            routeRules: [
+              {
+                priority: 1,
+                matchRules: [{ prefixMatch: "/", headerMatches: [{ headerName: deployCheckHeader, exactMatch: checkValue }] }],
+                service: this.backendService.id,
+              },
+            ],
+          },
+        ],
+      },
+      { parent: this },
+    );
   }
 }

@@ -55,30 +55,34 @@ export class KongDatabase extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ["secretData"] },
     );
 
-    const ipConfiguration = {
-      ipv4Enabled: false,
-      privateNetwork: args.networkId,
-      sslMode: "ENCRYPTED_ONLY",
+    // What the primary and the replica share; each adds its place and its role.
+    const instance = {
+      databaseVersion: settings.version,
+      deletionProtection: settings.deletionProtection,
+    };
+    const instanceSettings = {
+      edition: settings.edition,
+      tier: settings.tier,
+      diskType: "PD_SSD",
+      diskSize: settings.diskSizeGb,
+      diskAutoresize: true,
+      deletionProtectionEnabled: settings.deletionProtection,
+      ipConfiguration: { ipv4Enabled: false, privateNetwork: args.networkId, sslMode: "ENCRYPTED_ONLY" },
+      userLabels: labels,
     };
     // Auto-named: a Cloud SQL name cannot be reused for about a week after deletion.
     this.instance = new gcp.sql.DatabaseInstance(
       `${name}-primary`,
       {
+        ...instance,
         region: settings.region,
-        databaseVersion: settings.version,
-        deletionProtection: settings.deletionProtection,
         settings: {
-          edition: settings.edition,
-          tier: settings.tier,
+          ...instanceSettings,
           availabilityType: settings.highAvailability ? "REGIONAL" : "ZONAL",
           locationPreference: {
             zone: settings.zone,
             ...(settings.highAvailability ? { secondaryZone: settings.secondaryZone } : {}),
           },
-          diskType: "PD_SSD",
-          diskSize: settings.diskSizeGb,
-          diskAutoresize: true,
-          deletionProtectionEnabled: settings.deletionProtection,
           backupConfiguration: {
             enabled: true,
             pointInTimeRecoveryEnabled: true,
@@ -86,10 +90,8 @@ export class KongDatabase extends pulumi.ComponentResource {
             transactionLogRetentionDays: 7,
             backupRetentionSettings: { retainedBackups: 14, retentionUnit: "COUNT" },
           },
-          ipConfiguration,
           maintenanceWindow: { day: 7, hour: 4, updateTrack: "stable" },
           insightsConfig: { queryInsightsEnabled: true },
-          userLabels: labels,
         },
       },
       // Cloud SQL grows the disk (diskAutoresize); setting the configured size back would fail.
@@ -101,22 +103,10 @@ export class KongDatabase extends pulumi.ComponentResource {
       this.replica = new gcp.sql.DatabaseInstance(
         `${name}-replica`,
         {
+          ...instance,
           region: settings.replica.region,
-          databaseVersion: settings.version,
           masterInstanceName: this.instance.name,
-          deletionProtection: settings.deletionProtection,
-          settings: {
-            edition: settings.edition,
-            tier: settings.tier,
-            availabilityType: "ZONAL",
-            locationPreference: { zone: settings.replica.zone },
-            diskType: "PD_SSD",
-            diskSize: settings.diskSizeGb,
-            diskAutoresize: true,
-            deletionProtectionEnabled: settings.deletionProtection,
-            ipConfiguration,
-            userLabels: labels,
-          },
+          settings: { ...instanceSettings, availabilityType: "ZONAL", locationPreference: { zone: settings.replica.zone } },
         },
         { parent: this, ignoreChanges: grownByCloudSql },
       );

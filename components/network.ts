@@ -59,41 +59,7 @@ export class Network extends pulumi.ComponentResource {
       { name: `${prefix}-vpc`, autoCreateSubnetworks: false, routingMode: "GLOBAL" },
       afterApis,
     );
-    this.subnets = {};
-    for (const [region, cidr] of Object.entries(args.subnets)) {
-      this.subnets[region] = new gcp.compute.Subnetwork(
-        `${name}-${region}`,
-        {
-          name: `${prefix}-${region}`,
-          region,
-          network: this.network.id,
-          ipCidrRange: cidr,
-          privateIpGoogleAccess: true,
-          ...(args.flowLogs.enabled
-            ? { logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: args.flowLogs.sampling, metadata: args.flowLogs.metadata } }
-            : {}),
-        },
-        { parent: this },
-      );
-      const router = new gcp.compute.Router(
-        `${name}-${region}-router`,
-        { name: `${prefix}-${region}-router`, region, network: this.network.id },
-        { parent: this },
-      );
-      // VMs have no external address; NAT is their way to package repositories.
-      new gcp.compute.RouterNat(
-        `${name}-${region}-nat`,
-        {
-          name: `${prefix}-${region}-nat`,
-          region,
-          router: router.name,
-          natIpAllocateOption: "AUTO_ONLY",
-          sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
-          logConfig: { enable: true, filter: "ERRORS_ONLY" },
-        },
-        { parent: this },
-      );
-    }
+    this.subnets = Object.fromEntries(Object.entries(args.subnets).map(([region, cidr]) => [region, this.addRegion(name, args, region, cidr)]));
 
     for (const [region, cidr] of Object.entries(args.proxySubnets?.ranges ?? {})) {
       // Envoy proxies of the region's managed load balancers connect to backends from here.
@@ -104,38 +70,7 @@ export class Network extends pulumi.ComponentResource {
       );
     }
 
-    const firewall = (role: string, args: Omit<gcp.compute.FirewallArgs, "network" | "name">) =>
-      new gcp.compute.Firewall(`${name}-${role}`, { name: `${prefix}-${role}`, network: this.network.id, ...args }, { parent: this });
-    firewall("allow-lb", {
-      description: "Google's load balancers and health checkers to the serving ports only",
-      direction: "INGRESS",
-      sourceRanges: [...googleFrontEndRanges],
-      targetTags: [args.servingTag],
-      allows: [{ protocol: "tcp", ports: args.loadBalancerPorts.map(String) }],
-    });
-    firewall("allow-iap-ssh", {
-      description: "SSH through Identity-Aware Proxy only",
-      direction: "INGRESS",
-      sourceRanges: [iapRange],
-      allows: [{ protocol: "tcp", ports: ["22"] }],
-    });
-    firewall("allow-internal", {
-      description: "The serving ports and ICMP between the stack's own subnets",
-      direction: "INGRESS",
-      sourceRanges: Object.values(args.subnets),
-      targetTags: [args.servingTag],
-      allows: [{ protocol: "tcp", ports: args.internalPorts.map(String) }, { protocol: "icmp" }],
-    });
-
-    if (args.proxySubnets) {
-      firewall("allow-proxies", {
-        description: "Regional load balancers' proxies to the ports they serve",
-        direction: "INGRESS",
-        sourceRanges: Object.values(args.proxySubnets.ranges),
-        targetTags: [args.servingTag],
-        allows: [{ protocol: "tcp", ports: args.proxySubnets.ports.map(String) }],
-      });
-    }
+    this.addFirewalls(name, args);
 
     if (args.privateServicesRange) {
       const [address, prefixLength] = args.privateServicesRange.split("/");
@@ -168,5 +103,80 @@ export class Network extends pulumi.ComponentResource {
       apis: this.apis,
       privateServicesConnection: this.privateServicesConnection,
     });
+  }
+
+  /** A region's subnet, and the router and Cloud NAT its VMs reach the internet through. */
+  private addRegion(name: string, args: NetworkArgs, region: string, cidr: string): gcp.compute.Subnetwork {
+    const { prefix } = args;
+    const subnet = new gcp.compute.Subnetwork(
+      `${name}-${region}`,
+      {
+        name: `${prefix}-${region}`,
+        region,
+        network: this.network.id,
+        ipCidrRange: cidr,
+        privateIpGoogleAccess: true,
+        ...(args.flowLogs.enabled
+          ? { logConfig: { aggregationInterval: "INTERVAL_5_SEC", flowSampling: args.flowLogs.sampling, metadata: args.flowLogs.metadata } }
+          : {}),
+      },
+      { parent: this },
+    );
+    const router = new gcp.compute.Router(
+      `${name}-${region}-router`,
+      { name: `${prefix}-${region}-router`, region, network: this.network.id },
+      { parent: this },
+    );
+    // VMs have no external address; NAT is their way to package repositories.
+    new gcp.compute.RouterNat(
+      `${name}-${region}-nat`,
+      {
+        name: `${prefix}-${region}-nat`,
+        region,
+        router: router.name,
+        natIpAllocateOption: "AUTO_ONLY",
+        sourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES",
+        logConfig: { enable: true, filter: "ERRORS_ONLY" },
+      },
+      { parent: this },
+    );
+    return subnet;
+  }
+
+  /** Ingress: Google's load balancers to the serving ports, SSH through IAP, the stack's subnets, regional proxies. */
+  private addFirewalls(name: string, args: NetworkArgs): void {
+    const { prefix } = args;
+    const firewall = (role: string, rule: Omit<gcp.compute.FirewallArgs, "network" | "name">) =>
+      new gcp.compute.Firewall(`${name}-${role}`, { name: `${prefix}-${role}`, network: this.network.id, ...rule }, { parent: this });
+    firewall("allow-lb", {
+      description: "Google's load balancers and health checkers to the serving ports only",
+      direction: "INGRESS",
+      sourceRanges: [...googleFrontEndRanges],
+      targetTags: [args.servingTag],
+      allows: [{ protocol: "tcp", ports: args.loadBalancerPorts.map(String) }],
+    });
+    firewall("allow-iap-ssh", {
+      description: "SSH through Identity-Aware Proxy only",
+      direction: "INGRESS",
+      sourceRanges: [iapRange],
+      allows: [{ protocol: "tcp", ports: ["22"] }],
+    });
+    firewall("allow-internal", {
+      description: "The serving ports and ICMP between the stack's own subnets",
+      direction: "INGRESS",
+      sourceRanges: Object.values(args.subnets),
+      targetTags: [args.servingTag],
+      allows: [{ protocol: "tcp", ports: args.internalPorts.map(String) }, { protocol: "icmp" }],
+    });
+
+    if (args.proxySubnets) {
+      firewall("allow-proxies", {
+        description: "Regional load balancers' proxies to the ports they serve",
+        direction: "INGRESS",
+        sourceRanges: Object.values(args.proxySubnets.ranges),
+        targetTags: [args.servingTag],
+        allows: [{ protocol: "tcp", ports: args.proxySubnets.ports.map(String) }],
+      });
+    }
   }
 }

@@ -93,6 +93,7 @@ export const RegionSchema = z.strictObject({
   routePrefix: z.string().regex(/^(\/[a-z0-9-]+)+$/, "a path such as /api/us/east").optional(),
 });
 
+/** Every topology; each has its file in components/topologies/ and its entry in catalog.ts there. */
 export const topologies = ["sidecar", "shared-db", "standalone", "dbless"] as const;
 
 const cidrText = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 10.0.0.0/12");
@@ -104,9 +105,8 @@ export const StackConfigSchema = z.strictObject({
     .regex(/^[a-z][a-z0-9]{0,9}$/, "1 to 10 lowercase letters and digits, starting with a letter")
     .default("geo"),
   /**
-   * sidecar: Kong with a local PostgreSQL on every VM; shared-db: Kong on every VM sharing Cloud SQL;
-   * standalone: per region a Kong tier and a tier per service behind internal load balancers;
-   * dbless: Kong with a declarative config and no database. @default "shared-db"
+   * How Kong and the services are laid out; each topology is described, with the options it
+   * accepts, in its own file, components/topologies/<name>.ts (README, Topologies). @default "shared-db"
    */
   topology: z.enum(topologies).default("shared-db"),
   /** standalone only: the user-facing service the global load balancer fronts. @default the first service */

@@ -37,7 +37,7 @@ export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "databa
   /** The GCP project (`gcp:project`). */
   readonly project: string;
   readonly regions: RegionPlan[];
-  /** Kong's Cloud SQL; undefined for topologies without one (sidecar, dbless). */
+  /** Kong's Cloud SQL; undefined where the topology's rules do not accept `database`. */
   readonly database?: DatabasePlan;
   /** standalone: the service the global load balancer fronts. */
   readonly entryService: ServiceConfig;

@@ -26,59 +26,11 @@ import {
   renderServiceEnv,
   renderServiceUnit,
   serviceEnvPath,
-  serviceHome,
 } from "./systemd";
-import { serviceUnitName, serviceUser, variablesOfEveryService } from "../config/vm-contract";
-
-/** How Kong on this VM gets its configuration. */
-export type KongMode =
-  /**
-   * Kong on the shared Cloud SQL; waits until the migrator has brought the schema up to date. With
-   * `fallbackConfig` (the same entities as a declarative config), a VM whose database does not
-   * answer at boot starts DB-less from it, and goes back onto the database once it answers.
-   */
-  | { kind: "shared-db"; passwordSecret: string; databaseCa: string; fallbackConfig?: string }
-  /** The one VM that migrates the shared database and writes Kong's entities into it, then powers off. */
-  | { kind: "migrator"; passwordSecret: string; databaseCa: string; adminRequests: string }
-  /** Kong with its own PostgreSQL on the VM (sidecar): migrates and writes its entities itself. */
-  | { kind: "local-db"; adminRequests: string }
-  /** Kong without a database, from a declarative config file. */
-  | { kind: "dbless"; declarativeConfig: string };
-
-/** An apt repository of Kong's packages and the key that signs it. */
-export interface KongPackageRepository {
-  /** The repository's root, e.g. `https://packages.konghq.com/public/gateway-39`. */
-  url: string;
-  /** The signing key's fingerprint, or its long (16-hex) id, which the fingerprint ends with. */
-  keyFingerprint: string;
-}
-
-export interface KongOnVm {
-  mode: KongMode;
-  version: string;
-  packageRepository: KongPackageRepository;
-  conf: string;
-  proxyPort: number;
-  statusPort: number;
-  adminPort: number;
-}
-
-export interface StartupScriptInput {
-  /** What the VM is, in logs: `gateway`, `migrator`, `kong-tier`, `service-tier`. */
-  role: string;
-  region: string;
-  /** Debian codename of the image, for Kong's apt repository. */
-  debianCodename: string;
-  /** Kong on this VM; undefined for a standalone service tier. */
-  kong?: KongOnVm;
-  services: ServiceConfig[];
-  /** What `{{kong}}` in a service's environment becomes. */
-  kongUrl: string;
-  /** GCP project holding the services' secrets. */
-  project: string;
-  /** Every wait of this boot ends by this many seconds after the script started. */
-  bootBudgetSec: number;
-}
+import { serviceUnitName, variablesOfEveryService } from "../config/vm-contract";
+import type { KongMode, KongOnVm, StartupScriptInput } from "./boot-input";
+import { installSteps } from "./install-steps";
+import { shellWord } from "./shell";
 
 /** Path of Kong's declarative config on DB-less VMs. */
 export const declarativeConfigPath = "/etc/kong/kong.yaml";
@@ -89,11 +41,6 @@ export function firstBootBudgetSec(services: ServiceConfig[]): number {
   const sourceBuild = services.some((s) => s.run.kind === "git") ? 900 : 0;
   const imagePull = services.some((s) => s.run.kind === "container") ? 180 : 0;
   return kongInstallAndStart + sourceBuild + imagePull;
-}
-
-/** Single-quotes a word for bash. */
-export function shellWord(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
 const heredocEnd = "GEO_API_LAYER_EOF";
@@ -130,65 +77,6 @@ function serviceOnVm(service: ServiceConfig, input: StartupScriptInput): Service
   const env = Object.fromEntries(Object.entries(service.env).map(([k, v]) => [k, v.split("{{kong}}").join(input.kongUrl)]));
   const where: Record<(typeof variablesOfEveryService)[number], string> = { PROJECT_ID: input.project, REGION: input.region };
   return { ...service, env: { ...where, ...env } };
-}
-
-function aptPackages(input: StartupScriptInput): string[] {
-  const packages = new Set(["ca-certificates", "curl", "jq"]);
-  if (input.kong) packages.add("gnupg");
-  if (input.kong?.mode.kind === "local-db") packages.add("postgresql");
-  for (const service of input.services) {
-    if (service.run.kind === "container") packages.add("docker.io");
-    else ["git", ...service.run.packages].forEach((p) => packages.add(p));
-  }
-  return [...packages].sort();
-}
-
-function installSteps(input: StartupScriptInput): string {
-  const keyring = "/usr/share/keyrings/kong-gateway-39.gpg";
-  const repo = input.kong?.packageRepository.url;
-  const fingerprint = input.kong?.packageRepository.keyFingerprint.toUpperCase();
-  const keyId = fingerprint?.slice(-16);
-  const kongInstall = input.kong
-    ? [
-        "# Kong's signed per-version repository; the key must be the one Kong publishes.",
-        "key=$(mktemp)",
-        `retry 5 curl -fsSL -o "$key" ${repo}/gpg.${keyId}.key`,
-        `gpg --show-keys --with-colons "$key" | grep -q '^fpr:.*${fingerprint}:' || fail "Kong's repository key has an unexpected fingerprint"`,
-        `mkdir -p "$ROOT${keyring.slice(0, keyring.lastIndexOf("/"))}"`,
-        `gpg --batch --yes --dearmor -o "$ROOT${keyring}" "$key"`,
-        'rm -f "$key"',
-        `write_file /etc/apt/sources.list.d/kong-gateway-39.list 0644 <<<"deb [signed-by=${keyring}] ${repo}/deb/debian ${input.debianCodename} main"`,
-        "retry 5 apt_get update",
-        `retry 5 apt_get install kong=${input.kong.version}`,
-        "apt-mark hold kong",
-      ]
-    : [];
-  const serviceInstalls = input.services.flatMap((service) => {
-    const run = service.run;
-    if (run.kind === "container") return [`retry 5 docker pull ${shellWord(run.image)}`];
-    const home = serviceHome(service.name);
-    const user = serviceUser(service.name);
-    return [
-      `id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} --shell /usr/sbin/nologin ${user}`,
-      `rm -rf "$ROOT${home}/src" && mkdir -p "$ROOT${home}"`,
-      `retry 5 git clone --quiet ${shellWord(run.repository)} "$ROOT${home}/src"`,
-      `git -C "$ROOT${home}/src" checkout --quiet --detach ${shellWord(run.ref)}`,
-      `chown -R ${user}: "$ROOT${home}"`,
-      `log "building ${service.name} at ${run.ref}"`,
-      `(cd "$ROOT${home}/src/${run.directory}" && runuser -u ${user} -- bash -c ${shellWord(run.build)})`,
-    ];
-  });
-  return [
-    "install_packages() {",
-    ...(input.kong ? ["local key"] : []),
-    'log "installing packages (first boot)"',
-    "retry 5 apt_get update",
-    `retry 5 apt_get install ${aptPackages(input).join(" ")}`,
-    ...kongInstall,
-    ...serviceInstalls,
-    'touch "$INSTALL_MARKER"',
-    "}",
-  ].join("\n  ");
 }
 
 /** A secret's newest version: a rotated secret reaches a VM at its next boot. */

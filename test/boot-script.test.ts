@@ -2,7 +2,8 @@
 import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
 import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
-import { KongMode, renderStartupScript, StartupScriptInput } from "../startup/startup-script";
+import type { KongMode, StartupScriptInput } from "../startup/boot-input";
+import { renderStartupScript } from "../startup/startup-script";
 import { systemdWord } from "../startup/systemd";
 import { callIndex, echoService, expectStatus, Sandbox } from "./support/sandbox";
 

@@ -3,16 +3,14 @@ import { secretResourceName } from "../../config/naming";
 import type { ServiceConfig } from "../../config/schema";
 import type { StackConfig } from "../../config/stack-config";
 import { kongAdminPort } from "../../config/vm-contract";
-import { firstBootBudgetSec, KongMode, renderStartupScript } from "../../startup/startup-script";
+import type { KongOnVm as KongInBootScript } from "../../startup/boot-input";
+import { firstBootBudgetSec, renderStartupScript } from "../../startup/startup-script";
 
 /** Debian codename of each supported image, for Kong's apt repository. */
 const debianCodenames: Record<StackConfig["image"], string> = { "debian-cloud/debian-12": "bookworm" };
 
-/** Kong on a VM: how it gets its configuration, and its kong.conf. */
-export interface KongOnVm {
-  mode: KongMode;
-  conf: string;
-}
+/** Kong on a VM: how it gets its configuration, and its kong.conf; the rest is the stack's. */
+export type KongOnVm = Pick<KongInBootScript, "mode" | "conf">;
 
 /**
  * @param role what the VM is, in logs: `gateway`, `migrator`, `kong-tier`, `service-tier`

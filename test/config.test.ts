@@ -120,3 +120,23 @@ describe("the stack itself", () => {
   });
 });
 
+
+describe("what a topology accepts", () => {
+  it("comes from the topologies' own rules: a setting names every topology that accepts it, and the topology's checks run", () => {
+    const errors = (rules: typeof topologyRules, overrides: Record<string, unknown>) => {
+      const result = validateStackConfig({ ...usMulti, ...overrides }, "example-project", rules);
+      return result.ok ? [] : result.errors;
+    };
+    const dblessTakesEntry = { ...topologyRules, dbless: { ...topologyRules.dbless, options: ["entryService" as const] } };
+    expect(errors(dblessTakesEntry, { entryService: "messaging" })).toContain(
+      "geo-api-layer:entryService: applies to the standalone and dbless topologies only; this stack's topology is shared-db",
+    );
+    const refusing = { ...topologyRules, "shared-db": { ...topologyRules["shared-db"], check: (_p: unknown, _r: unknown, err: (path: PropertyKey[], m: string) => void) => err(["prefix"], "refused") } };
+    expect(errors(refusing, {})).toEqual(["geo-api-layer:prefix: refused"]);
+    // A topology's tiers set what each subnet must hold: three more groups per region do not fit a /28.
+    const crowded = { ...topologyRules, "shared-db": { ...topologyRules["shared-db"], tiers: () => [{ path: ["prefix"] }, { tier: "a", path: ["prefix"] }, { tier: "b", path: ["prefix"] }, { tier: "c", path: ["prefix"] }] } };
+    const regions = { "us-east4": { subnetCidr: "10.0.0.0/28" } };
+    expect(errors(topologyRules, { regions, database: { region: "us-east4" } })).toEqual([]);
+    expect(errors(crowded, { regions, database: { region: "us-east4" } }).join("\n")).toMatch(/regions\.us-east4\.subnetCidr: the subnet 10\.0\.0\.0\/28 has 12 usable addresses/);
+  });
+});

@@ -5,23 +5,14 @@
 import { declarativeConfigPath } from "../../startup/startup-script";
 import { kongEntities, renderDeclarativeConfig } from "../../startup/kong-entities";
 import type { TopologyDefinition } from "./contract";
-import { gatewayFleets, gatewayNetwork, gatewayTierRules } from "./gateway-fleets";
-import { internalSources, kongConfFor } from "./kong-node";
-import { renderVmScript, serviceSecretIds } from "./vm-scripts";
+import { gatewayNetwork, gatewayTierRules, selfContainedGatewayFleets } from "./gateway-fleets";
+import { internalSources } from "./kong-node";
 
 export const dbless: TopologyDefinition = {
   rules: { ...gatewayTierRules, options: [], otherPorts: [], check: () => {} },
   network: gatewayNetwork,
   build(context) {
-    const { config } = context;
-    const entities = kongEntities(config.services, { internalSources: internalSources(config) });
-    const mode = { kind: "dbless", declarativeConfig: renderDeclarativeConfig(entities) } as const;
-    return gatewayFleets(context, {
-      script: (region, services, kongUrl) =>
-        context.loadBalancerAddress.apply((address) =>
-          renderVmScript(config, "gateway", region, services, kongUrl, { conf: kongConfFor(config, address, { declarativeConfigPath }), mode }),
-        ),
-      secretIds: serviceSecretIds(config, config.services),
-    });
+    const entities = kongEntities(context.config.services, { internalSources: internalSources(context.config) });
+    return selfContainedGatewayFleets(context, { declarativeConfigPath }, { kind: "dbless", declarativeConfig: renderDeclarativeConfig(entities) });
   },
 };

@@ -1,7 +1,8 @@
 /**
  * The gateway layout of the topologies with Kong beside the services (sidecar, shared-db, dbless):
  * in each region one tier whose every VM runs Kong and every service, a backend of the global
- * load balancer, checked on Kong's health route, and deploy-checked on every public route.
+ * load balancer, checked on Kong's health route, and deploy-checked on every public route. Each
+ * gateway topology says where its Kong's configuration comes from.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { tierAccountId, tierName } from "../../config/naming";
@@ -10,8 +11,10 @@ import type { StackConfig } from "../../config/stack-config";
 import type { TopologyRules } from "../../config/topology-rules";
 import { resourceLabels } from "../labels";
 import { RegionalTier } from "../regional-tier";
+import type { KongMode } from "../../startup/boot-input";
 import type { FleetContext, FleetLayout, NetworkNeeds } from "./contract";
-import { kongHealth, kongProxyPortName } from "./kong-node";
+import { kongConfFor, kongHealth, kongProxyPortName, KongStore } from "./kong-node";
+import { renderVmScript, serviceSecretIds } from "./vm-scripts";
 
 /** The rules of every gateway topology: one tier per region, no internal load balancer. */
 export const gatewayTierRules: Pick<TopologyRules, "tiers" | "internalLoadBalancersPerRegion" | "proxySubnets"> = {
@@ -70,4 +73,14 @@ export function gatewayFleets(context: FleetContext, vms: GatewayVms): FleetLayo
     },
     pictureWriters: config.pictures ? tiers.map((tier) => tier.serviceAccountEmail) : [],
   };
+}
+
+/** Gateways whose Kong needs nothing outside its VM: sidecar's own PostgreSQL, dbless's file. */
+export function selfContainedGatewayFleets(context: FleetContext, store: KongStore, mode: KongMode): FleetLayout {
+  const { config } = context;
+  return gatewayFleets(context, {
+    script: (region, services, kongUrl) =>
+      context.loadBalancerAddress.apply((address) => renderVmScript(config, "gateway", region, services, kongUrl, { conf: kongConfFor(config, address, store), mode })),
+    secretIds: serviceSecretIds(config, config.services),
+  });
 }

@@ -14,7 +14,6 @@ import { kongConfFor } from "./kong-node";
 import { renderVmScript } from "./vm-scripts";
 
 export interface SharedKongDatabase {
-  database: KongDatabase;
   /** The password's secret (`projects/…/secrets/…`), which every VM on the database reads. */
   passwordSecretId: pulumi.Output<string>;
   /**
@@ -51,7 +50,6 @@ export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
     .apply(([address, host]) => kongConfFor(config, address, { database: { host, verifiedTls: true } }));
   const onDatabase = pulumi.all([conf, passwordSecretId, database.serverCa]);
   return {
-    database,
     passwordSecretId,
     nodeScript: (role, region, services, kongUrl, fallbackConfig) =>
       pulumi

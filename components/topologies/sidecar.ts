@@ -5,9 +5,8 @@
  */
 import { adminRequests, kongEntities, renderAdminRequests } from "../../startup/kong-entities";
 import type { TopologyDefinition } from "./contract";
-import { gatewayFleets, gatewayNetwork, gatewayTierRules } from "./gateway-fleets";
-import { internalSources, kongConfFor } from "./kong-node";
-import { renderVmScript, serviceSecretIds } from "./vm-scripts";
+import { gatewayNetwork, gatewayTierRules, selfContainedGatewayFleets } from "./gateway-fleets";
+import { internalSources } from "./kong-node";
 
 export const sidecar: TopologyDefinition = {
   rules: {
@@ -18,15 +17,11 @@ export const sidecar: TopologyDefinition = {
   },
   network: gatewayNetwork,
   build(context) {
-    const { config } = context;
-    const entities = kongEntities(config.services, { internalSources: internalSources(config) });
-    const mode = { kind: "local-db", adminRequests: renderAdminRequests(adminRequests(entities)) } as const;
-    return gatewayFleets(context, {
-      script: (region, services, kongUrl) =>
-        context.loadBalancerAddress.apply((address) =>
-          renderVmScript(config, "gateway", region, services, kongUrl, { conf: kongConfFor(config, address, { database: { host: "127.0.0.1", verifiedTls: false } }), mode }),
-        ),
-      secretIds: serviceSecretIds(config, config.services),
-    });
+    const entities = kongEntities(context.config.services, { internalSources: internalSources(context.config) });
+    return selfContainedGatewayFleets(
+      context,
+      { database: { host: "127.0.0.1", verifiedTls: false } },
+      { kind: "local-db", adminRequests: renderAdminRequests(adminRequests(entities)) },
+    );
   },
 };

@@ -172,7 +172,7 @@ export const standalone: TopologyDefinition = {
   },
   build(context) {
     const { name, parent, config, network } = context;
-    const { entryService } = config;
+    const { entryService, pictures } = config;
     const shared = sharedKongDatabase(context);
     const regions = config.regions.map((region) => ({
       region,
@@ -235,7 +235,7 @@ export const standalone: TopologyDefinition = {
         probes: [{ method: "GET", path: entryService.healthPath, throughKong: false }],
         rollouts: [migrator, ...tiers.map((tier) => ({ resource: tier, id: tier.template.id }))],
       },
-      pictureWriters: config.pictures ? regions.map(({ standalone }) => standalone.tiers[config.pictures!.service.name].serviceAccountEmail) : [],
+      pictureWriters: pictures ? regions.map(({ standalone }) => standalone.tiers[pictures.service.name].serviceAccountEmail) : [],
       database: shared.outputs,
     };
   },

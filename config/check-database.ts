@@ -1,5 +1,5 @@
 /** Kong's Cloud SQL: its region and zones, a tier that fits the edition, the replica's region. Pure. */
-import { Report } from "./field-path";
+import type { Report } from "./field-path";
 import { knownRegions, zonesOf } from "./regions";
 import type { ParsedStackConfig } from "./schema";
 import type { DatabasePlan } from "./stack-config";

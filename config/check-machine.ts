@@ -1,5 +1,5 @@
 /** The VMs' machine type against the image and Kong's package. Pure. */
-import { Report } from "./field-path";
+import type { Report } from "./field-path";
 import type { ParsedStackConfig } from "./schema";
 
 /** Machine types of Google's Arm (Ampere, Axion) series: the image and Kong's package are amd64. */

@@ -1,5 +1,5 @@
 /** The names GCP will be given, against its length and character rules: project, stack label, each tier's. Pure. */
-import { Report } from "./field-path";
+import type { Report } from "./field-path";
 import { maxResourceName, maxTemplatePrefix, serviceAccountIdPattern, tierAccountId, tierName } from "./naming";
 import type { ParsedStackConfig } from "./schema";
 import type { RegionPlan } from "./stack-config";

@@ -1,5 +1,5 @@
 /** The pictures bucket: the service that writes it, its location and its name. Pure. */
-import { Report } from "./field-path";
+import type { Report } from "./field-path";
 import { picturesBucketPrefix } from "./messenger";
 import { bucketLocations, ParsedStackConfig } from "./schema";
 import type { PicturesPlan, RegionPlan } from "./stack-config";

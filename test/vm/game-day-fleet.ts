@@ -85,11 +85,12 @@ export class GameDayFleet {
   }
 
   /**
-   * A route `/game-day/<name>` added through a VM's own Admin API (loopback), as someone changing
-   * Kong's configuration would: its HTTP status. No route of the stack is a prefix of it.
+   * A route `/game-day/<name>` to Kong's service `service`, added through a VM's own Admin API
+   * (loopback), as someone changing Kong's configuration would: its HTTP status. No route of the
+   * stack is a prefix of it.
    */
-  addRoute(via: string, name: string): number {
-    const body = JSON.stringify({ name, paths: [`/game-day/${name}`], service: { name: "echo" }, tags: ["game-day"] });
+  addRoute(via: string, name: string, service = "echo"): number {
+    const body = JSON.stringify({ name, paths: [`/game-day/${name}`], service: { name: service }, tags: ["game-day"] });
     const url = `http://127.0.0.1:8001/routes/${name}`;
     const result = spawnSync(
       "ip",
@@ -99,13 +100,13 @@ export class GameDayFleet {
     return Number(result.stdout);
   }
 
-  /** Seconds until each VM routes the added route `name` to the echo service, at most `timeoutSec`. */
-  async routedWithin(names: string[], name: string, timeoutSec: number): Promise<Record<string, number | "never">> {
+  /** Seconds until each VM routes the added route `name` to the echo service (on `port`), at most `timeoutSec`. */
+  async routedWithin(names: string[], name: string, timeoutSec: number, port = this.backendPort): Promise<Record<string, number | "never">> {
     const started = Date.now();
     const seen: Record<string, number | "never"> = {};
     while (names.some((n) => seen[n] === undefined) && Date.now() - started < timeoutSec * 1000) {
       for (const n of names.filter((x) => seen[x] === undefined)) {
-        const answer = this.through(n, `/game-day/${name}`);
+        const answer = this.through(n, `/game-day/${name}`, port);
         if (answer.status === 200 && answer.body.includes('"region"')) seen[n] = Math.round((Date.now() - started) / 100) / 10;
       }
       await sleep(500);

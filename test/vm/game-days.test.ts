@@ -10,6 +10,7 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import { OutageReport, renderOutageRow } from "../../plan/outage";
 import { projectDir } from "../../plan/stack-file";
+import { compactRegionName } from "../../config/regions";
 import { kongHealthPath } from "../../startup/kong-entities";
 import { filesWrittenBy } from "../../startup/startup-script";
 import { describeVm, harnessFor, kongPort } from "./fleet";
@@ -160,96 +161,249 @@ describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL prim
     });
   });
 
+  describe("a region without the database (us-west2) goes dark", () => {
+    let darkAt: number;
+    let routed: Record<string, number | "never">;
+    let newVm: RunningVm;
+
+    beforeAll(async () => {
+      fleet.network.net.restore(fleet.network.replica!.ns);
+      fleet.network.net.restore(fleet.vms["us-east4"].ns);
+      await fleet.lb.until("us-east4", true, 60);
+      darkAt = now();
+      for (const name of ["us-west2", "us-west2-new"]) fleet.network.net.dark(fleet.vms[name].ns);
+      if (fleet.addRoute("us-central1", "during-west-outage") !== 200) throw new Error("the Admin API refused a change with us-west2 dark");
+      routed = await fleet.routedWithin(["us-central1", "us-central1-new", "us-east4"], "during-west-outage", 60);
+      newVm = fleet.gateway("us-east4-new", "us-east4");
+      await newVm.ready(300);
+      await fleet.lb.until("us-east4-new", true, 60);
+      await sleep(5_000);
+    });
+
+    it("the other regions keep serving, a configuration change reaches them, and a new VM starts on the database", () => {
+      expect(routed).toEqual({ "us-central1": expect.any(Number), "us-central1-new": expect.any(Number), "us-east4": expect.any(Number) });
+      expect(["us-central1", "us-east4"].map((g) => fleet.servedThroughout(g, darkAt, now()))).toEqual(["us-central1", "us-east4"].map(GameDayFleet.served));
+      expect(newVm.vm.journals().startupLog).not.toContain("starting Kong without its database");
+      expect(fleet.through("us-east4-new", "/game-day/during-west-outage").status).toBe(200);
+      results.push(`shared-db, us-west2 dark: a new route routed after ${Object.entries(routed).map(([n, s]) => `${n} ${s} s`).join(", ")}; a new us-east4 VM ready after ${newVm.readySeconds!.toFixed(1)} s`);
+      observed["us-west2"] = GameDayFleet.report("us-west2", fleet.servedFrom(darkAt + 15), Object.values(routed).every((s) => s !== "never"), fleet.lb.healthy("us-east4-new"));
+    });
+  });
+
+  describe("the primary refuses connections (its host answers, PostgreSQL does not)", () => {
+    let refusedAt: number;
+    let newVm: RunningVm;
+
+    beforeAll(async () => {
+      for (const name of ["us-west2", "us-west2-new"]) fleet.network.net.restore(fleet.vms[name].ns);
+      await fleet.lb.until("us-west2", true, 60);
+      refusedAt = now();
+      fleet.network.net.refuse(fleet.network.primary!.ns);
+      newVm = fleet.gateway("us-west2-refused", "us-west2");
+      await newVm.ready(300);
+      await fleet.lb.until("us-west2-refused", true, 60);
+      await sleep(5_000);
+    });
+
+    afterAll(() => fleet?.network.net.restore(fleet.network.primary!.ns));
+
+    it("running gateways keep passing every check and serving every request; a new VM boots from its fallback config and serves", () => {
+      const running = ["us-central1", "us-east4", "us-west2"];
+      expect(running.map((g) => fleet.servedThroughout(g, refusedAt, now()))).toEqual(running.map(GameDayFleet.served));
+      expect(newVm.vm.journals().startupLog).toContain("starting Kong without its database, from /etc/kong/fallback.yaml");
+      expect(fleet.through("us-west2-refused", "/echo").status).toBe(200);
+      results.push(`shared-db, primary refusing connections: a new us-west2 VM ready from its fallback config after ${newVm.readySeconds!.toFixed(1)} s`);
+    });
+  });
+
   it("the README's outage table says what these game days showed", () => {
-    expect(Object.keys(observed).sort()).toEqual(["us-central1", "us-east4"]);
+    expect(Object.keys(observed).sort()).toEqual(["us-central1", "us-east4", "us-west2"]);
     for (const report of Object.values(observed)) expect(readme()).toContain(renderOutageRow("shared-db", report, { "us-central1": "database", "us-east4": "replica" }));
   });
 });
 
-/** Gateways that keep Kong's configuration on the VM: a region goes dark, the others do not notice. */
+/**
+ * Gateways that keep Kong's configuration on the VM: each region in turn goes dark (the one before
+ * it back), a new VM boots in another region, and the others do not notice.
+ */
 describeVm.each([
   ["dbless", "us-dbless"],
   ["sidecar", "us-sidecar"],
-])("game days: %s (%s), a region goes dark", (topology, stack) => {
+])("game days: %s (%s), each region goes dark in turn", (topology, stack) => {
   let fleet: GameDayFleet;
-  let darkAt: number;
-  let newVm: RunningVm;
 
   beforeAll(async () => {
     fleet = await GameDayFleet.of(harness, stack, topology);
     await fleet.serving({ "us-central1": "us-central1", "us-east4": "us-east4" });
-    darkAt = now();
-    fleet.network.net.dark(fleet.vms["us-central1"].ns);
-    newVm = fleet.gateway("us-west2", "us-west2");
-    await newVm.ready(300);
-    await fleet.lb.until("us-west2", true, 60);
-    // Requests reach it from now on.
-    await sleep(5_000);
   });
 
   afterAll(() => fleet?.stop());
 
-  describe("us-central1 goes dark", () => {
-    it("the other region's gateway keeps passing every check and serving every request", () => {
-      expect(fleet.servedThroughout("us-east4", darkAt, now())).toEqual(GameDayFleet.served("us-east4"));
-      expect(fleet.lb.healthy("us-central1")).toBe(false);
+  // [lost region, the region before it (back now), a new VM's name and region]
+  describe.each([
+    ["us-central1", undefined, "us-west2", "us-west2"],
+    ["us-east4", "us-central1", "us-central1-new", "us-central1"],
+    ["us-west2", "us-east4", "us-east4-new", "us-east4"],
+  ])("%s goes dark", (lost, before, newName, newRegion) => {
+    const inRegion = (region: string) => Object.keys(fleet.vms).filter((name) => fleet.vms[name].region === region);
+    let darkAt: number;
+    let newVm: RunningVm;
+
+    beforeAll(async () => {
+      if (before) {
+        for (const name of inRegion(before)) fleet.network.net.restore(fleet.vms[name].ns);
+        for (const name of inRegion(before)) await fleet.lb.until(name, true, 60);
+      }
+      darkAt = now();
+      for (const name of inRegion(lost)) fleet.network.net.dark(fleet.vms[name].ns);
+      newVm = fleet.gateway(newName, newRegion);
+      await newVm.ready(300);
+      await fleet.lb.until(newName, true, 60);
+      // Requests reach it from now on.
+      await sleep(5_000);
+    });
+
+    it("the other regions' gateways keep passing every check and serving every request", () => {
+      const others = Object.keys(fleet.vms).filter((name) => fleet.vms[name].region !== lost && name !== newName);
+      expect(others.length).toBeGreaterThan(0);
+      expect(others.map((name) => fleet.servedThroughout(name, darkAt, now()))).toEqual(others.map(GameDayFleet.served));
+      expect(inRegion(lost).map((name) => fleet.lb.healthy(name))).toEqual(inRegion(lost).map(() => false));
     });
 
     it("a new VM (a rollout's, the autoscaler's or autohealing's) boots to ready and serves, with every route", () => {
-      expect(fleet.through("us-west2", "/echo").status).toBe(200);
-      results.push(`${topology}, us-central1 dark: a new us-west2 VM ready after ${newVm.readySeconds!.toFixed(1)} s, taken by the load balancer after ${fleet.healthyAfter("us-west2").toFixed(1)} s`);
+      expect(fleet.through(newName, "/echo").status).toBe(200);
+      results.push(`${topology}, ${lost} dark: a new ${newRegion} VM ready after ${newVm.readySeconds!.toFixed(1)} s, taken by the load balancer after ${fleet.healthyAfter(newName).toFixed(1)} s`);
     });
 
     it("the README's outage table says what this game day showed", () => {
       // A configuration change is a rollout: a new VM with the new config, which is what joined here.
-      const report = GameDayFleet.report("us-central1", fleet.servedFrom(darkAt + 15), fleet.lb.healthy("us-west2"), fleet.lb.healthy("us-west2"));
+      const report = GameDayFleet.report(lost, fleet.servedFrom(darkAt + 15), fleet.lb.healthy(newName), fleet.lb.healthy(newName));
       expect(readme()).toContain(renderOutageRow(topology, report, {}));
     });
   });
 });
 
-describeVm("game days: standalone (us-standalone), the primary's region (us-central1) goes dark", () => {
+describeVm("game days: standalone (us-standalone), each region goes dark in turn", () => {
+  const regions = ["us-central1", "us-east4", "us-west2"];
   let fleet: GameDayFleet;
-  let darkAt: number;
-  let newKong: RunningVm;
+  /** What each outage showed, in the README table's terms. */
+  const observed: Record<string, { servedFrom: string[]; configChanges: boolean; newVms: boolean }> = {};
   /** The URL of its region's Kong that the echo service of a region calls ({{kong}}/echo). */
   const kongUrl = (region: string) => /^KONG_URL="([^"]+)"$/m.exec(filesWrittenBy(fleet.roles.byRegion["service-tier"][region])["/etc/geo-api-layer/echo.env"])![1];
+  const kongProxyPort = (region: string) => Number(kongPort(fleet.roles.byRegion["kong-tier"][region], "proxy_listen"));
+  /** A region's Kong service of the echo route (startup/kong-entities.ts regionalKongEntities). */
+  const echoServiceOf = (region: string) => `echo-${compactRegionName(region)}`;
+  const vmsOf = (region: string) => Object.keys(fleet.vms).filter((name) => fleet.vms[name].region === region);
+  /** A Kong tier VM routes its region's echo path to its region's tier. */
+  const routesOwnRegion = (name: string, region: string) => {
+    const answer = fleet.through(name, new URL(kongUrl(region)).pathname, kongProxyPort(region));
+    return answer.status === 200 && JSON.parse(answer.body).region === region;
+  };
 
   beforeAll(async () => {
     fleet = await GameDayFleet.of(harness, "us-standalone", "standalone", { overrides: { entryService: "echo" } });
     fleet.migrate("us-central1");
     // In the harness an internal load balancer's address is the one VM behind it.
     const internal = fleet.roles.internalAddresses;
-    const booting = ["us-central1", "us-east4"].flatMap((region) => [
+    const booting = regions.flatMap((region) => [
       fleet.start(`${region}-kong`, "kong-tier", region, { behindLoadBalancer: false, addresses: [internal[region].kong] }),
       fleet.start(`${region}-echo`, "service-tier", region, { behindLoadBalancer: true, addresses: [internal[region].echo] }),
     ]);
     for (const check of await Promise.all(booting.map((vm) => vm.ready(300)))) if (!check.startup_ok) throw new Error("a tier's first boot failed");
-    for (const region of ["us-central1", "us-east4"]) await fleet.lb.until(`${region}-echo`, true, 60);
-    darkAt = now();
-    fleet.network.net.dark(fleet.network.primary!.ns);
-    for (const vm of ["us-central1-kong", "us-central1-echo"]) fleet.network.net.dark(fleet.vms[vm].ns);
-    newKong = fleet.start("us-east4-kong-new", "kong-tier", "us-east4", { behindLoadBalancer: false });
-    await newKong.ready(300);
-    await sleep(5_000);
+    for (const region of regions) await fleet.lb.until(`${region}-echo`, true, 60);
   });
 
   afterAll(() => fleet?.stop());
 
-  it("the entry tier of the other region keeps passing every check and serving every request", () => {
-    expect(fleet.servedThroughout("us-east4-echo", darkAt, now())).toEqual(GameDayFleet.served("us-east4-echo"));
+  describe("the primary's region (us-central1) goes dark", () => {
+    let darkAt: number;
+    let changeStatus: number;
+    let newKong: RunningVm;
+
+    beforeAll(async () => {
+      darkAt = now();
+      fleet.network.net.dark(fleet.network.primary!.ns);
+      for (const name of vmsOf("us-central1")) fleet.network.net.dark(fleet.vms[name].ns);
+      changeStatus = fleet.addRoute("us-east4-kong", "while-primary-dark", echoServiceOf("us-east4"));
+      newKong = fleet.start("us-east4-kong-new", "kong-tier", "us-east4", { behindLoadBalancer: false });
+      await newKong.ready(300);
+      await sleep(5_000);
+    });
+
+    it("the entry tiers of the other regions keep passing every check and serving every request", () => {
+      expect(["us-east4-echo", "us-west2-echo"].map((t) => fleet.servedThroughout(t, darkAt, now()))).toEqual(["us-east4-echo", "us-west2-echo"].map(GameDayFleet.served));
+    });
+
+    it("their services still reach their own region's tiers through their region's Kong, from Kong's cache", () => {
+      const answer = fleet.fromVm("us-east4-echo", kongUrl("us-east4"));
+      expect([answer.status, JSON.parse(answer.body).region]).toEqual([200, "us-east4"]);
+    });
+
+    it("Kong's configuration cannot change: the Admin API's write needs the primary", () => {
+      expect(changeStatus).toBe(500);
+    });
+
+    it("a new Kong tier VM boots to ready from its region's fallback routes and routes them to its region's tiers", () => {
+      expect(newKong.vm.journals().startupLog).toContain("starting Kong without its database, from /etc/kong/fallback.yaml");
+      expect(routesOwnRegion("us-east4-kong-new", "us-east4")).toBe(true);
+      results.push(`standalone, primary dark: a new us-east4 Kong tier VM ready after ${newKong.readySeconds!.toFixed(1)} s, routing ${new URL(kongUrl("us-east4")).pathname} to us-east4's tier`);
+      observed["us-central1"] = { servedFrom: fleet.servedFrom(darkAt + 15), configChanges: changeStatus === 200, newVms: routesOwnRegion("us-east4-kong-new", "us-east4") };
+    });
   });
 
-  it("its services still reach their own region's tiers through their region's Kong, from Kong's cache", () => {
-    const answer = fleet.fromVm("us-east4-echo", kongUrl("us-east4"));
-    expect([answer.status, JSON.parse(answer.body).region]).toEqual([200, "us-east4"]);
+  describe.each([
+    // [lost region, its database instance, the region before it (back now), who takes a change, a new Kong tier's region]
+    ["us-east4", "replica", "us-central1", "us-central1-kong", "us-west2"],
+    ["us-west2", undefined, "us-east4", "us-central1-kong", "us-central1"],
+  ] as const)("%s goes dark", (lost, instance, before, changedVia, newRegion) => {
+    const newName = `${newRegion}-kong-new`;
+    let darkAt: number;
+    let changeStatus: number;
+    let routed: Record<string, number | "never">;
+    let newKong: RunningVm;
+
+    beforeAll(async () => {
+      if (before === "us-central1") fleet.network.net.restore(fleet.network.primary!.ns);
+      if (before === "us-east4") fleet.network.net.restore(fleet.network.replica!.ns);
+      for (const name of vmsOf(before)) fleet.network.net.restore(fleet.vms[name].ns);
+      await fleet.lb.until(`${before}-echo`, true, 60);
+      darkAt = now();
+      if (instance === "replica") fleet.network.net.dark(fleet.network.replica!.ns);
+      for (const name of vmsOf(lost)) fleet.network.net.dark(fleet.vms[name].ns);
+      const change = `during-${lost}-outage`;
+      changeStatus = fleet.addRoute(changedVia, change, echoServiceOf("us-central1"));
+      const kongs = regions.filter((r) => r !== lost).flatMap((r) => vmsOf(r).filter((name) => name.includes("-kong")));
+      // 120 s: a Kong back from its fallback config returns to the database first (startup/kong-fallback.ts).
+      routed = await fleet.routedWithin(kongs, change, 120, kongProxyPort("us-central1"));
+      newKong = fleet.start(newName, "kong-tier", newRegion, { behindLoadBalancer: false });
+      await newKong.ready(300);
+      await sleep(5_000);
+    });
+
+    it("the other regions' entry tiers keep serving, and a configuration change reaches every other Kong", () => {
+      const entries = regions.filter((r) => r !== lost).map((r) => `${r}-echo`);
+      expect(entries.map((t) => fleet.servedThroughout(t, darkAt, now()))).toEqual(entries.map(GameDayFleet.served));
+      expect(changeStatus).toBe(200);
+      expect(Object.values(routed).length).toBeGreaterThan(1);
+      expect(Object.entries(routed).filter(([, s]) => s === "never")).toEqual([]);
+    });
+
+    it("a new Kong tier VM starts on the database, not its fallback routes, and routes its region's tiers", () => {
+      expect(newKong.vm.journals().startupLog).not.toContain("starting Kong without its database");
+      expect(routesOwnRegion(newName, newRegion)).toBe(true);
+      results.push(`standalone, ${lost} dark: a change routed after ${Object.entries(routed).map(([n, s]) => `${n} ${s} s`).join(", ")}; a new ${newRegion} Kong tier VM ready after ${newKong.readySeconds!.toFixed(1)} s`);
+      observed[lost] = { servedFrom: fleet.servedFrom(darkAt + 15), configChanges: changeStatus === 200 && Object.values(routed).every((s) => s !== "never"), newVms: routesOwnRegion(newName, newRegion) };
+    });
   });
 
-  it("a new Kong tier VM boots to ready from its region's fallback routes and routes them to its region's tiers", () => {
-    expect(newKong.vm.journals().startupLog).toContain("starting Kong without its database, from /etc/kong/fallback.yaml");
-    const path = new URL(kongUrl("us-east4")).pathname;
-    const answer = fleet.through("us-east4-kong-new", path, Number(kongPort(fleet.roles.byRegion["kong-tier"]["us-east4"], "proxy_listen")));
-    expect([answer.status, JSON.parse(answer.body).region]).toEqual([200, "us-east4"]);
-    results.push(`standalone, primary dark: a new us-east4 Kong tier VM ready after ${newKong.readySeconds!.toFixed(1)} s, routing ${path} to us-east4's tier`);
+  it("the README's outage table says what these game days showed (its regional-routes column is the plan's: test/topologies.test.ts)", () => {
+    expect(Object.keys(observed).sort()).toEqual(regions);
+    const roles: Record<string, string> = { "us-central1": "database", "us-east4": "replica" };
+    for (const [lost, seen] of Object.entries(observed)) {
+      const row = readme().split("\n").find((line) => line.startsWith(`| standalone | ${lost}${roles[lost] ? ` (${roles[lost]})` : ""} |`));
+      const cells = row?.split("|").map((c) => c.trim());
+      const yesNo = (ok: boolean) => (ok ? "yes" : "no");
+      expect([lost, cells?.[3], cells?.[5], cells?.[6]]).toEqual([lost, seen.servedFrom.join(", "), yesNo(seen.configChanges), yesNo(seen.newVms)]);
+    }
   });
 });

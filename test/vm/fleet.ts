@@ -86,8 +86,11 @@ export interface Roles {
   internalAddresses: Record<string, Record<string, string>>;
   /** The private address of Kong's cross-region replica, where the stack has one. */
   replicaAddress?: string;
-  /** The load balancer's health check (port and path) and its address. */
-  loadBalancer: { port: number; requestPath: string; address: string };
+  /**
+   * The load balancer's health check (port and path), the port its requests go to (the backend
+   * service's named port on the groups, which Google resolves apart from the check's) and its address.
+   */
+  loadBalancer: { port: number; requestPath: string; servingPort: number; address: string };
 }
 
 /** The example stack, with the test service and the local Kong repository, as the program renders it. */
@@ -111,7 +114,11 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
   if (migrator) scripts.migrator = migrator.metadataStartupScript;
   const check = recording.resources.find((r) => r.type === "gcp:compute/healthCheck:HealthCheck" && r.parent?.includes("GlobalLoadBalancer"));
   const forwardingRule = inputsOfType(recording.resources, "compute/globalForwardingRule:GlobalForwardingRule")[0];
-  const { port, requestPath } = (check!.inputs as { httpHealthCheck: Roles["loadBalancer"] }).httpHealthCheck;
+  const { port, requestPath } = (check!.inputs as { httpHealthCheck: { port: number; requestPath: string } }).httpHealthCheck;
+  const backend = recording.resources.find((r) => r.type === "gcp:compute/backendService:BackendService" && r.parent?.includes("GlobalLoadBalancer"));
+  const portName = (backend!.inputs as { portName: string }).portName;
+  const namedPorts = inputsOfType(recording.resources, "compute/regionInstanceGroupManager:RegionInstanceGroupManager").flatMap((g) => g.namedPorts as { name: string; port: number }[]);
+  const servingPort = namedPorts.find((p) => p.name === portName)!.port;
   const subnets = Object.fromEntries(inputsOfType(recording.resources, "compute/subnetwork:Subnetwork").filter((s) => !s.purpose).map((s) => [s.region, s.ipCidrRange]));
   const internalAddresses: Roles["internalAddresses"] = {};
   for (const rule of inputsOfType(recording.resources, "compute/forwardingRule:ForwardingRule")) {
@@ -119,7 +126,7 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
   }
   const replica = recording.resources.find((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance" && (r.inputs as { masterInstanceName?: string }).masterInstanceName);
   const replicaAddress = replica && mockDatabaseAddress(replica.name);
-  return { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, address: forwardingRule.ipAddress } };
+  return { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, servingPort, address: forwardingRule.ipAddress } };
 }
 
 /** The secrets a script reads, by id, with the values above. */

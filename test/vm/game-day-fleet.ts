@@ -34,7 +34,7 @@ export class GameDayFleet {
   private constructor(private readonly harness: Harness, readonly roles: Roles, readonly dir: string, options: { replicaApplyDelaySec?: number }) {
     mkdirSync(dir, { recursive: true });
     this.network = new StackNetwork(join(dir, "network"), roles, options);
-    this.backendPort = roles.loadBalancer.port;
+    this.backendPort = roles.loadBalancer.servingPort;
     // The stack's own load balancer check (components/global-load-balancer.ts), as Google runs it.
     const check = { port: roles.loadBalancer.port, path: roles.loadBalancer.requestPath, interval: 5, timeout: 5, healthy: 2, unhealthy: 2 };
     this.lb = new LoadBalancer(this.network.net, dir, check, { address: roles.loadBalancer.address, requestPath: "/echo", proxyPort: this.backendPort });
@@ -44,9 +44,16 @@ export class GameDayFleet {
     return new GameDayFleet(harness, await roles(harness, stack, options.overrides), join(harness.work, label), options);
   }
 
-  /** Boots the stack's migrator to its power-off; fails with its log when it did not migrate. */
-  migrate(region: string): void {
-    const migrated = vmFor(this.harness, `${this.dir.split("/").pop()}-migrator`, this.roles.scripts.migrator, this.roles, this.network.vmHost("migrator", region), false).boot();
+  /**
+   * Boots the stack's migrator to its power-off; fails with its log when it did not migrate. With
+   * `entities: false` its list of Kong's entities is emptied: the database migrated, no route yet,
+   * as a first deploy's database is until the migrator has written them.
+   */
+  migrate(region: string, { entities = true } = {}): void {
+    const script = entities ? this.roles.scripts.migrator : this.roles.scripts.migrator.replace(/^(write_file \/etc\/kong\/admin-requests\.tsv 0644 <<'(\w+)'\n)[\s\S]*?^\2$/m, "$1$2");
+    if (!entities && script === this.roles.scripts.migrator) throw new Error("the migrator's script writes no admin-requests.tsv to empty");
+    const name = entities ? "migrator" : "migrator-schema-only";
+    const migrated = vmFor(this.harness, `${this.dir.split("/").pop()}-${name}`, script, this.roles, this.network.vmHost(name, region), false).boot();
     if (!/migrations and Kong entities applied/.test(migrated.startupLog)) throw new Error(`the migrator failed:\n${migrated.startupLog}`);
   }
 

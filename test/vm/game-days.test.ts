@@ -223,6 +223,47 @@ describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL prim
 });
 
 /**
+ * Defect 2 of the outage issue on shared-db: Kong's `/status/ready` counts a router built with zero
+ * routes (kong/status/ready.lua at 3.9.1), so a check on it passes while the database holds no route.
+ * The migrator's first half runs alone here (the schema migrated, its entities not yet written),
+ * the gateways start their Kong, and only then are the routes written.
+ */
+describeVm("game days: shared-db (us-multi), a first deploy whose routes come after the gateways' Kong runs", () => {
+  const gateways = ["us-central1", "us-east4"];
+  let fleet: GameDayFleet;
+  let heldFrom: number;
+  let routesWrittenAt: number;
+
+  beforeAll(async () => {
+    fleet = await GameDayFleet.of(harness, "us-multi", "shared-db-routes-late");
+    fleet.migrate("us-central1", { entities: false });
+    const booting = gateways.map((region) => fleet.gateway(region, region));
+    // Kong runs on each gateway, without a route: its proxy answers Kong's own 404.
+    for (const started = Date.now(); gateways.some((g) => fleet.through(g, "/echo").status !== 404); await sleep(1_000)) {
+      if (Date.now() - started > 240_000) throw new Error("the gateways' Kong did not start without routes");
+    }
+    heldFrom = now();
+    // Four of the load balancer's probes of each gateway while Kong has no route.
+    await sleep(20_000);
+    fleet.migrate("us-central1");
+    routesWrittenAt = Number(fleet.network.primary!.psql("SELECT extract(epoch FROM min(updated_at)) FROM entities", {}, "kong"));
+    for (const check of await Promise.all(booting.map((vm) => vm.ready(300)))) if (!check.startup_ok) throw new Error("a gateway's first boot failed");
+    for (const region of gateways) await fleet.lb.until(region, true, 60);
+  });
+
+  afterAll(() => fleet?.stop());
+
+  it("no gateway passes the load balancer's check while its Kong runs without routes; each passes once they are written", () => {
+    for (const g of gateways) {
+      const probes = fleet.lb.between(g, "health", heldFrom, routesWrittenAt);
+      expect([g, probes.length >= 3, probes.filter((p) => p.status === 200).length]).toEqual([g, true, 0]);
+      expect(fleet.lb.healthy(g)).toBe(true);
+    }
+    results.push(`shared-db, routes late: ${gateways.map((g) => `${g} ${fleet.lb.between(g, "health", heldFrom, routesWrittenAt).length} probes failed while Kong had no route, healthy ${(fleet.lb.between(g, "health", routesWrittenAt).find((e) => e.changed && e.healthy)!.t - routesWrittenAt).toFixed(1)} s after they were written`).join("; ")}`);
+  });
+});
+
+/**
  * Gateways that keep Kong's configuration on the VM: each region in turn goes dark (the one before
  * it back), a new VM boots in another region, and the others do not notice.
  */

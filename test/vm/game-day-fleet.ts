@@ -37,7 +37,7 @@ export class GameDayFleet {
     this.backendPort = roles.loadBalancer.servingPort;
     // The stack's own load balancer check (components/global-load-balancer.ts), as Google runs it.
     const check = { port: roles.loadBalancer.port, path: roles.loadBalancer.requestPath, interval: 5, timeout: 5, healthy: 2, unhealthy: 2 };
-    this.lb = new LoadBalancer(this.network.net, dir, check, { address: roles.loadBalancer.address, requestPath: "/echo", proxyPort: this.backendPort });
+    this.lb = new LoadBalancer(this.network.net, dir, check, { address: roles.loadBalancer.address, requestPath: "/echo", servingPort: this.backendPort });
   }
 
   static async of(harness: Harness, stack: string, label: string, options: { replicaApplyDelaySec?: number; overrides?: Record<string, unknown> } = {}): Promise<GameDayFleet> {

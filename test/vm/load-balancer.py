@@ -8,9 +8,13 @@ healthy backend, as a front end does (from 35.191.0.9, with `X-Forwarded-For: <c
 What it hides: Google's many probers and front ends, connection reuse, and balancing between
 healthy backends (every healthy backend gets every request here, so each one's serving is seen).
 
+Probes go to the check's own port (`check_port`), requests to the backend's serving port (the
+backend service's named port), as Google resolves them apart.
+
 Usage: load-balancer.py CONFIG_JSON EVENTS_JSONL. CONFIG_JSON is read again every round, so the
 harness adds backends (a new VM) while it runs: {"backends": {name: {"address", "port"}}, "path",
-"interval", "timeout", "healthy", "unhealthy", "request_path", "request_every", "address", "until"}.
+"check_port", "interval", "timeout", "healthy", "unhealthy", "request_path", "request_every",
+"address", "until"}.
 Each probe and request becomes a line of EVENTS_JSONL. It stops by itself at `until` (epoch seconds).
 """
 import json
@@ -53,7 +57,7 @@ def health_checks(name):
         c = config()
         backend = c["backends"][name]
         started = time.time()
-        status, seconds, _ = get(f"http://{backend['address']}:{backend['port']}{c['path']}", c["timeout"])
+        status, seconds, _ = get(f"http://{backend['address']}:{c['check_port']}{c['path']}", c["timeout"])
         ok = status == 200
         with lock:
             s = state.setdefault(name, {"healthy": False, "last_ok": None, "streak": 0})

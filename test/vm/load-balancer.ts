@@ -34,13 +34,14 @@ export class LoadBalancer {
     network: TestNetwork,
     dir: string,
     check: HealthCheck,
-    options: { address: string; requestPath: string; proxyPort: number; untilSec?: number },
+    options: { address: string; requestPath: string; servingPort: number; untilSec?: number },
   ) {
     this.configFile = join(dir, "load-balancer.json");
     this.eventsFile = join(dir, "load-balancer-events.jsonl");
     this.config = {
       backends: {},
       path: check.path,
+      check_port: check.port,
       interval: check.interval,
       timeout: check.timeout,
       healthy: check.healthy,
@@ -49,7 +50,7 @@ export class LoadBalancer {
       request_every: 1,
       address: options.address,
       until: Date.now() / 1000 + (options.untilSec ?? 1800),
-      port: options.proxyPort,
+      port: options.servingPort,
     };
     this.write();
     const log = openSync(join(dir, "load-balancer.log"), "a");

@@ -118,7 +118,12 @@ export class GameDayFleet {
       }
       await sleep(500);
     }
-    for (const n of names) seen[n] ??= "never";
+    for (const n of names.filter((x) => seen[x] === undefined)) {
+      seen[n] = "never";
+      // What the node's Kong said meanwhile: the only account of a miss a CI log keeps.
+      const kongLog = this.vms[n].running.vm.journals().kongLog.trim().split("\n").slice(-20).join("\n    ");
+      process.stderr.write(`${n} never routed /game-day/${name} within ${timeoutSec} s; its Kong's last lines:\n    ${kongLog}\n`);
+    }
     return seen;
   }
 

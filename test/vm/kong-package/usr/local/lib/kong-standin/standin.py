@@ -28,9 +28,12 @@ Each behaviour follows the Kong 3.9.1 source file it names (../shared/kong-check
   zero routes, is ready; DB-less needs a non-empty configuration.
 - Cluster events (kong/cluster_events/init.lua, strategies/postgres.lua): a write inserts an event
   with nbf = now + db_update_propagation; every db_update_frequency the node polls, through the read
-  connection, events after its last poll's server time minus db_update_propagation, and rebuilds its
-  router from the read connection once an event's nbf has passed. An event that reaches a lagging
-  replica after that window is never seen.
+  connection, events after the server time of its last poll that found any, minus
+  db_update_propagation; once an event's nbf has passed, the router is stale. An event that reaches
+  a lagging replica after that window is never seen.
+- The router's rebuild (kong/runloop/handler.lua: rebuild_router_timer, update_router): every
+  worker_state_update_frequency, a stale router is rebuilt from the read connection; a rebuild that
+  fails leaves the old router serving and is tried again on the next tick.
 - The router (kong/router/transform.lua get_priority: more matched fields first, then the longer
   path; prefix paths, strip_path, preserve_host) and two bundled plugins, request-termination and
   ip-restriction (the client address nginx's realip module set). test/kong-judges.test.ts holds this
@@ -76,7 +79,8 @@ DEFAULTS = {"prefix": "/usr/local/kong", "nginx_user": "kong kong", "nginx_daemo
             "admin_error_log": "logs/error.log", "status_access_log": "off", "status_error_log": "logs/status_error.log",
             "admin_gui_access_log": "logs/admin_gui_access.log", "admin_gui_error_log": "logs/admin_gui_error.log",
             "database": "postgres", "pg_host": "127.0.0.1", "pg_port": "5432", "pg_user": "kong", "pg_database": "kong",
-            "pg_ssl": "off", "pg_ssl_verify": "off", "pg_timeout": "5000", "db_update_frequency": "5", "db_update_propagation": "0"}
+            "pg_ssl": "off", "pg_ssl_verify": "off", "pg_timeout": "5000", "db_update_frequency": "5", "db_update_propagation": "0",
+            "worker_state_update_frequency": "5"}
 
 
 def parse_conf(path):
@@ -410,42 +414,56 @@ class Node:
             raise KongError("New migrations available; run 'kong migrations up' to proceed")
         # The router through the read connection (kong/init.lua:726, runloop.build_router("init")).
         self.current_at = float(self.db.run("SELECT extract(epoch FROM now())", operation="read")[0][0])
+        self.router_version = self.built_version = None
         self.rebuild()
-        self.seen = set()
+        self.ran = set()
         threading.Thread(target=self.poll_loop, daemon=True).start()
+        threading.Thread(target=self.rebuild_loop, daemon=True).start()
 
     def rebuild(self):
+        version = self.router_version
         rows = self.db.run("SELECT key, body FROM entities", operation="read")
         with self.lock:
             self.router = Router(entities_from_rows(rows))
+            self.built_version = version
         log(f"router rebuilt with {len(self.router)} routes")
 
     def poll_loop(self):
-        """kong/cluster_events/init.lua poll(): events since the last poll's server time, minus the
-        propagation grace period, through the read connection; each runs once its nbf has passed."""
+        """kong/cluster_events/init.lua poll(): events since the server time of the last poll that
+        returned any (CURRENT_AT_KEY moves only then), minus the propagation grace period, through the
+        read connection; each other node's event runs once, when its nbf has passed."""
         frequency = float(self.conf["db_update_frequency"])
         offset = float(self.conf["db_update_propagation"])
         while True:
             time.sleep(frequency)
             try:
                 rows = self.db.run(
-                    "SELECT id, extract(epoch FROM nbf), extract(epoch FROM now()) FROM cluster_events "
-                    "WHERE at > to_timestamp(%s) AND node_id <> %s ORDER BY id", (self.current_at - offset - 0.001, self.node_id), operation="read")
-                server_now = rows[0][2] if rows else self.db.run("SELECT extract(epoch FROM now())", operation="read")[0][0]
-                self.current_at = float(server_now)
-                fresh = [(i, nbf) for i, nbf, _ in rows if i not in self.seen]
-                if fresh:
-                    self.seen.update(i for i, _ in fresh)
-                    delay = max(0.0, max(float(nbf or 0) for _, nbf in fresh) - float(server_now))
-                    threading.Timer(delay, self.rebuild_quietly).start()
+                    "SELECT id, node_id, extract(epoch FROM nbf), extract(epoch FROM now()) FROM cluster_events "
+                    "WHERE at > to_timestamp(%s) AND at <= now() ORDER BY at", (self.current_at - offset - 0.001,), operation="read")
+                if rows:
+                    self.current_at = float(rows[0][3])
+                for event_id, node_id, nbf, server_now in rows:
+                    if node_id == self.node_id or event_id in self.ran:
+                        continue
+                    self.ran.add(event_id)
+                    threading.Timer(max(0.0, float(nbf or 0) - float(server_now)), self.invalidate_router).start()
             except KongError as e:
                 log(f"failed to poll cluster events: {e}")
 
-    def rebuild_quietly(self):
-        try:
-            self.rebuild()
-        except KongError as e:
-            log(f"could not rebuild the router: {e}")
+    def invalidate_router(self):
+        """The invalidation of `router:version` in the core cache: the next rebuild tick sees a new version."""
+        self.router_version = str(uuid.uuid4())
+
+    def rebuild_loop(self):
+        frequency = float(self.conf["worker_state_update_frequency"])
+        while True:
+            time.sleep(frequency)
+            if self.router_version == self.built_version:
+                continue
+            try:
+                self.rebuild()
+            except KongError as e:
+                log(f"could not rebuild router via timer: {e}")
 
     def write(self, key, body):
         """An Admin API write, on the primary, and the cluster event every other node polls for."""
@@ -457,8 +475,9 @@ class Node:
                         (key, json.dumps(body)), fetch=False)
         self.db.run("INSERT INTO cluster_events (node_id, nbf, channel, data) VALUES (%s, now() + make_interval(secs => %s), 'invalidations', %s)",
                     (self.node_id, propagation, key), fetch=False)
-        # This node learns of its own change at once (worker events); the others through the events.
-        self.rebuild()
+        # This node learns of its own change through worker events (kong/runloop/events.lua: the
+        # router's version invalidated), the others through the cluster events: both rebuild on a tick.
+        self.invalidate_router()
 
     def entities(self, kind):
         if self.dbless:

@@ -1,11 +1,12 @@
 /**
  * KongDatabase: Kong's PostgreSQL on Cloud SQL, private IP only, with an HA standby, point-in-time
- * recovery, an optional cross-region replica, and the `kong` user's password in Secret Manager.
+ * recovery, cross-region replicas, and the `kong` user's password in Secret Manager. Instances are
+ * named by region: the config's first region is the primary, and removing it promotes the next.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { DatabasePlan } from "../config/stack-config";
+import type { DatabasePlacement, DatabasePlan } from "../config/stack-config";
 
 export interface KongDatabaseArgs {
   prefix: string;
@@ -22,9 +23,14 @@ export interface KongDatabaseArgs {
 /** Inputs Cloud SQL changes itself: the provider's docs say to ignore `diskSize` with `diskAutoresize`. */
 const grownByCloudSql = ["settings.diskSize"];
 
+/** The instances' names by position (primary, replica) before they were named by region. */
+const legacyNames = ["primary", "replica"];
+
 export class KongDatabase extends pulumi.ComponentResource {
+  /** The primary: where Kong writes. */
   public readonly instance: gcp.sql.DatabaseInstance;
-  public readonly replica?: gcp.sql.DatabaseInstance;
+  /** Cross-region replicas, by region. */
+  public readonly replicas: Record<string, gcp.sql.DatabaseInstance>;
   /** Private IP of the primary: Kong's `pg_host`. */
   public readonly host: pulumi.Output<string>;
   public readonly connectionName: pulumi.Output<string>;
@@ -55,12 +61,9 @@ export class KongDatabase extends pulumi.ComponentResource {
       { parent: this, additionalSecretOutputs: ["secretData"] },
     );
 
-    // What the primary and the replica share; each adds its place and its role.
-    const instance = {
-      databaseVersion: settings.version,
-      deletionProtection: settings.deletionProtection,
-    };
-    const instanceSettings = {
+    // What every instance shares, in whichever role: a replica's settings are the primary's minus
+    // what only a primary takes, so its promotion adds those and changes nothing else.
+    const instanceSettings = (place: DatabasePlacement) => ({
       edition: settings.edition,
       tier: settings.tier,
       diskType: "PD_SSD",
@@ -69,20 +72,36 @@ export class KongDatabase extends pulumi.ComponentResource {
       deletionProtectionEnabled: settings.deletionProtection,
       ipConfiguration: { ipv4Enabled: false, privateNetwork: args.networkId, sslMode: "ENCRYPTED_ONLY" },
       userLabels: labels,
-    };
-    // Auto-named: a Cloud SQL name cannot be reused for about a week after deletion.
-    this.instance = new gcp.sql.DatabaseInstance(
-      `${name}-primary`,
+      // HA on replicas too: a promoted replica has its standby at once.
+      availabilityType: settings.highAvailability ? "REGIONAL" : "ZONAL",
+      locationPreference: { zone: place.zone, ...(settings.highAvailability ? { secondaryZone: place.secondaryZone } : {}) },
+    });
+    const instance = (place: DatabasePlacement, position: number, role: Omit<gcp.sql.DatabaseInstanceArgs, "databaseVersion" | "region">, dependsOn: pulumi.Resource[]) =>
+      new gcp.sql.DatabaseInstance(
+        // Named by region, not by role: a failover swaps roles by updating instances, never replacing them.
+        `${name}-${place.region}`,
+        { databaseVersion: settings.version, deletionProtection: settings.deletionProtection, region: place.region, ...role },
+        {
+          parent: this,
+          dependsOn,
+          // What the instance in this position was called before instances were named by region.
+          aliases: position < legacyNames.length ? [{ name: `${name}-${legacyNames[position]}` }] : [],
+          // Cloud SQL grows the disk (diskAutoresize); setting the configured size back would fail.
+          ignoreChanges: grownByCloudSql,
+          // An instance that leaves the config (the lost primary of a failover) leaves the stack
+          // without a call to its region: it stays in GCP, untouched, for recovery (README runbook).
+          // Without deletion protection `pulumi destroy` is meant to delete it.
+          retainOnDelete: settings.deletionProtection,
+        },
+      );
+
+    this.instance = instance(
+      settings,
+      0,
       {
-        ...instance,
-        region: settings.region,
+        instanceType: "CLOUD_SQL_INSTANCE",
         settings: {
-          ...instanceSettings,
-          availabilityType: settings.highAvailability ? "REGIONAL" : "ZONAL",
-          locationPreference: {
-            zone: settings.zone,
-            ...(settings.highAvailability ? { secondaryZone: settings.secondaryZone } : {}),
-          },
+          ...instanceSettings(settings),
           backupConfiguration: {
             enabled: true,
             pointInTimeRecoveryEnabled: true,
@@ -94,34 +113,30 @@ export class KongDatabase extends pulumi.ComponentResource {
           insightsConfig: { queryInsightsEnabled: true },
         },
       },
-      // Cloud SQL grows the disk (diskAutoresize); setting the configured size back would fail.
-      { parent: this, dependsOn: [args.privateServicesConnection, ...args.apis], ignoreChanges: grownByCloudSql },
+      [args.privateServicesConnection, ...args.apis],
+    );
+    // For the day the primary's region is lost: promoted in place by a config change (README runbook). Kong does not read them.
+    this.replicas = Object.fromEntries(
+      settings.replicas.map((place, i) => [
+        place.region,
+        instance(place, i + 1, { instanceType: "READ_REPLICA_INSTANCE", masterInstanceName: this.instance.name, settings: instanceSettings(place) }, []),
+      ]),
     );
 
-    if (settings.replica) {
-      // For the day the primary's region is lost; promotion is manual (README runbook). Kong does not read it.
-      this.replica = new gcp.sql.DatabaseInstance(
-        `${name}-replica`,
-        {
-          ...instance,
-          region: settings.replica.region,
-          masterInstanceName: this.instance.name,
-          settings: { ...instanceSettings, availabilityType: "ZONAL", locationPreference: { zone: settings.replica.zone } },
-        },
-        { parent: this, ignoreChanges: grownByCloudSql },
-      );
-    }
-
-    const kongDb = new gcp.sql.Database(
-      `${name}-kong`,
-      { name: "kong", instance: this.instance.name, deletionPolicy: "ABANDON" },
-      { parent: this },
-    );
-    // Created once the replica exists, so replica creation never races a change to the user.
+    // Kong's database and login, created once on the stack's first primary. Replication carries
+    // them to every replica, so a promoted one has them already: a failover must not create them
+    // again, nor call the lost instance to delete them (Google's own failover example keeps users
+    // and databases out of Terraform for this reason: terraform-google-sql-db v28.1.1,
+    // examples/postgresql-with-cross-region-failover/README.md).
+    // The user's password is ignored too: an update would go to the instance that created it, which
+    // after a failover is not the primary (README runbook: rotating the password).
+    const createdOnce = { parent: this, retainOnDelete: true };
+    const kongDb = new gcp.sql.Database(`${name}-kong`, { name: "kong", instance: this.instance.name, deletionPolicy: "ABANDON" }, { ...createdOnce, ignoreChanges: ["instance"] });
+    // Created once the replicas exist, so a replica's creation never races a change to the user.
     new gcp.sql.User(
       `${name}-kong`,
       { name: "kong", instance: this.instance.name, password: passwordValue, deletionPolicy: "ABANDON" },
-      { parent: this, dependsOn: [kongDb, ...(this.replica ? [this.replica] : [])], additionalSecretOutputs: ["password"] },
+      { ...createdOnce, ignoreChanges: ["instance", "password"], dependsOn: [kongDb, ...Object.values(this.replicas)], additionalSecretOutputs: ["password"] },
     );
 
     this.host = this.instance.privateIpAddress;
@@ -129,7 +144,7 @@ export class KongDatabase extends pulumi.ComponentResource {
     this.connectionName = this.instance.connectionName;
     this.registerOutputs({
       instance: this.instance,
-      replica: this.replica,
+      replicas: this.replicas,
       host: this.host,
       connectionName: this.connectionName,
       passwordSecret: this.passwordSecret,

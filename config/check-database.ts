@@ -1,8 +1,8 @@
-/** Kong's Cloud SQL: its region and zones, a tier that fits the edition, the replica's region. Pure. */
+/** Kong's Cloud SQL: the primary's and the replicas' regions and zones, a tier that fits the edition. Pure. */
 import type { Report } from "./field-path";
-import { knownRegions, zonesOf } from "./regions";
+import { zonesOf } from "./regions";
 import type { ParsedStackConfig } from "./schema";
-import type { DatabasePlan } from "./stack-config";
+import type { DatabasePlacement, DatabasePlan } from "./stack-config";
 
 const tierPatterns = {
   ENTERPRISE: { pattern: /^db-(custom-\d+-\d+|f1-micro|g1-small)$/, example: "db-custom-<vCPUs>-<MiB>, db-f1-micro or db-g1-small" },
@@ -26,12 +26,14 @@ export function customTierProblem(tier: string): string | undefined {
 }
 
 export function resolveDatabase(parsed: ParsedStackConfig, err: Report): DatabasePlan {
-  const { region: configuredRegion, replicaRegion, ...settings } = parsed.database;
-  const region = configuredRegion ?? Object.keys(parsed.regions)[0];
-  const zones = zonesOf(region);
-  if (!(region in parsed.regions)) {
-    err(["database", "region"], `"${region}" is not one of the stack's regions; allowed: ${Object.keys(parsed.regions).join(", ")}`);
-  }
+  const { regions: configured, ...settings } = parsed.database;
+  const stackRegions = Object.keys(parsed.regions);
+  const regions = configured ?? stackRegions.slice(0, 1);
+  regions.forEach((region, i) => {
+    // A replica must be promotable: the migrator and the gateways of its region need the stack's subnet there.
+    if (!(region in parsed.regions)) err(["database", "regions", i], `"${region}" is not one of the stack's regions; allowed: ${stackRegions.join(", ")}`);
+    else if (regions.indexOf(region) !== i) err(["database", "regions", i], `"${region}" is named twice; each instance needs a region of its own`);
+  });
   const tier = tierPatterns[settings.edition];
   if (!tier.pattern.test(settings.tier)) {
     err(["database", "tier"], `"${settings.tier}" does not fit edition ${settings.edition}; allowed: ${tier.example}`);
@@ -39,12 +41,11 @@ export function resolveDatabase(parsed: ParsedStackConfig, err: Report): Databas
     const custom = customTierProblem(settings.tier);
     if (custom) err(["database", "tier"], `"${settings.tier}": ${custom}`);
   }
-  let replica: DatabasePlan["replica"];
-  if (replicaRegion !== undefined) {
-    const replicaZones = zonesOf(replicaRegion);
-    if (replicaZones.length === 0) err(["database", "replicaRegion"], `unknown region "${replicaRegion}"; allowed: ${knownRegions.join(", ")}`);
-    if (replicaRegion === region) err(["database", "replicaRegion"], `"${replicaRegion}" is the primary's region; a cross-region replica needs another`);
-    replica = { region: replicaRegion, zone: replicaZones[0] ?? "" };
-  }
-  return { ...settings, region, zone: zones[0] ?? "", secondaryZone: zones[1] ?? "", replica };
+  const [primary, ...replicas] = regions.map(placement);
+  return { ...settings, ...primary, replicas };
+}
+
+function placement(region: string): DatabasePlacement {
+  const zones = zonesOf(region);
+  return { region, zone: zones[0] ?? "", secondaryZone: zones[1] ?? "" };
 }

@@ -55,10 +55,18 @@ export function foreignKeyErrors(keys: string[]): string[] {
     });
 }
 
+/** Settings an earlier version read, by path: what replaced them. */
+const retiredSettings: Record<string, string> = {
+  "database.region": "replaced by database.regions, the primary's region first (regions: [us-central1, us-east4])",
+  "database.replicaRegion": "replaced by database.regions, the replica's region after the primary's (regions: [us-central1, us-east4])",
+};
+
 export function formatIssue(issue: z.core.$ZodIssue, raw: unknown): string[] {
   if (issue.code === "unrecognized_keys") {
     const allowed = allowedKeysAt(StackConfigSchema, issue.path);
     return issue.keys.map((key) => {
+      const retired = retiredSettings[[...issue.path, key].join(".")];
+      if (retired) return `${fieldPath([...issue.path, key])}: ${retired}`;
       const guess = nearest(key, allowed);
       return `${fieldPath([...issue.path, key])}: unknown setting${guess ? `; did you mean ${guess}?` : ""}; allowed here: ${allowed.join(", ")}`;
     });

@@ -146,18 +146,21 @@ export const StackConfigSchema = z.strictObject({
   services: z.array(ServiceSchema).min(1),
   database: z
     .strictObject({
-      /** @default the first region */
-      region: z.string().optional(),
+      /**
+       * Where Kong's database lives: the primary's region first, then each cross-region replica's
+       * (Kong does not read them). A failover removes the lost primary's region from the front:
+       * the next region's replica is promoted in place (README, Runbooks: "The database's region is lost").
+       * @default [the first region]
+       */
+      regions: z.array(z.string()).min(1, "at least the primary's region").optional(),
       /** @default "POSTGRES_16" */
       version: z.enum(["POSTGRES_13", "POSTGRES_14", "POSTGRES_15", "POSTGRES_16", "POSTGRES_17"]).default("POSTGRES_16"),
       /** @default "ENTERPRISE" - POSTGRES_16+ would otherwise pick ENTERPRISE_PLUS, which rejects db-custom tiers */
       edition: z.enum(["ENTERPRISE", "ENTERPRISE_PLUS"]).default("ENTERPRISE"),
       /** @default "db-custom-2-7680" */
       tier: z.string().default("db-custom-2-7680"),
-      /** Standby in a second zone (`availabilityType: REGIONAL`). @default true */
+      /** A standby in a second zone (`availabilityType: REGIONAL`), on the primary and every replica, so a promoted replica is HA at once. @default true */
       highAvailability: z.boolean().default(true),
-      /** Region of a cross-region replica, for the day the primary's region is lost; Kong does not read it. @default none */
-      replicaRegion: z.string().optional(),
       /** @default 20 */
       diskSizeGb: z.number().int().min(10).max(65536).default(20),
       /** UTC "HH:MM" start of the daily backup. @default "03:00" */

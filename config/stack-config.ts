@@ -16,12 +16,17 @@ export interface RegionPlan {
   readonly routePrefix: string;
 }
 
-export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "region" | "replicaRegion"> {
+/** Where one Cloud SQL instance of Kong's database runs. */
+export interface DatabasePlacement {
   readonly region: string;
   readonly zone: string;
   /** Zone of the HA standby. */
   readonly secondaryZone: string;
-  readonly replica?: { region: string; zone: string };
+}
+
+export interface DatabasePlan extends Omit<ParsedStackConfig["database"], "regions">, DatabasePlacement {
+  /** Cross-region replicas of the primary, in the order configured. */
+  readonly replicas: DatabasePlacement[];
 }
 
 export interface PicturesPlan {

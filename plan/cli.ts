@@ -113,7 +113,8 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const started = Date.now();
   progress(`planning stack ${options.stack}${options.stackFile ? ` from ${options.stackFile}` : ""} under the mock runtime…`);
   const file = readStackFile(projectDir, options.stack, options.stackFile);
-  const recording = await recordStackFile(file, options.stack);
+  // The older plan stands for the stack's state: aliased resources keep their identity from it.
+  const recording = await recordStackFile(file, options.stack, before?.resources.map((r) => r.urn));
   const plan = toPlanDocument(file.project, options.stack, recording.resources);
   const { errors } = recording;
   if (errors.length) {
@@ -150,6 +151,8 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   if (!before) return violations.length ? 1 : 0;
   const changes = diffPlans(before, plan);
   output.stdout(`\n${renderDiffMarkdown(options.stack, changes)}`);
+  const changing = new Set(changes.filter((c) => c.kind !== "removed").map((c) => c.urn));
+  output.stdout(`\n${renderCriticalPath(criticalPath(plan.resources, undefined, changing), "Critical path of this change")}`);
   return violations.length ? 1 : changes.length ? 2 : 0;
 }
 

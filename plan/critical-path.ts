@@ -69,7 +69,12 @@ export interface CriticalPath {
 
 type GraphNode = Pick<RecordedResource, "urn" | "type" | "dependencies">;
 
-export function criticalPath(resources: GraphNode[], weights: Record<string, number> = typicalCreateSeconds): CriticalPath {
+/**
+ * @param weights seconds by type
+ * @param changing where given, only these URNs take time (a change to a running stack: what it
+ *   creates, replaces or updates, an update weighed as a create); the rest are already there
+ */
+export function criticalPath(resources: GraphNode[], weights: Record<string, number> = typicalCreateSeconds, changing?: Set<string>): CriticalPath {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const best = new Map<string, CriticalPath>();
   const visiting = new Set<string>();
@@ -85,7 +90,7 @@ export function criticalPath(resources: GraphNode[], weights: Record<string, num
       const candidate = longestEndingAt(dep);
       if (candidate.totalSeconds > before.totalSeconds) before = candidate;
     }
-    const seconds = weights[node.type] ?? unknownTypeSeconds;
+    const seconds = changing && !changing.has(urn) ? 0 : (weights[node.type] ?? unknownTypeSeconds);
     const result = { totalSeconds: before.totalSeconds + seconds, path: [...before.path, { urn, type: node.type, seconds }] };
     visiting.delete(urn);
     best.set(urn, result);
@@ -99,8 +104,8 @@ export function criticalPath(resources: GraphNode[], weights: Record<string, num
   return { totalSeconds: longest.totalSeconds, path: longest.path.filter((n) => n.seconds > 0) };
 }
 
-export function renderCriticalPath(result: CriticalPath): string {
+export function renderCriticalPath(result: CriticalPath, title = "Critical path"): string {
   const minutes = (s: number) => `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, "0")} s`;
   const rows = result.path.map((n) => `  ${String(n.seconds).padStart(4)} s  ${n.type.split(":").pop()}  ${n.urn.split("::").pop()}`);
-  return `Critical path: about ${minutes(result.totalSeconds)}\n${rows.join("\n")}\n`;
+  return `${title}: about ${minutes(result.totalSeconds)}\n${rows.join("\n")}\n`;
 }

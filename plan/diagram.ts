@@ -88,7 +88,7 @@ export function architectureDot(resources: RecordedResource[]): string {
   lines.push('  users -> lb [label="nearest healthy region"];');
 
   const autoscalers = new Map(inputsOfType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
-  const { primary, replica } = databaseInstances(resources);
+  const { primary, replicas } = databaseInstances(resources);
 
   const bucketGrants = inputsOfType(resources, "storage/bucketIAMMember:BucketIAMMember");
   const pictureWriters = new Set(bucketGrants.filter((g) => g.role === "roles/storage.objectCreator").map((g) => String(g.member).replace(/^serviceAccount:/, "")));
@@ -152,9 +152,10 @@ export function architectureDot(resources: RecordedResource[]): string {
       lines.push(`    db_standby [label=${quote(`HA standby\n${where.secondaryZone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
       lines.push('    db_primary -> db_standby [label="synchronous", arrowhead=none];');
     }
-    if (replica) {
-      lines.push(`    db_replica [label=${quote(`cross-region replica\n${replica.settings.locationPreference.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
-      lines.push('    db_primary -> db_replica [label="async replication"];');
+    for (const replica of replicas) {
+      const node = `db_replica_${id(replica.region)}`;
+      lines.push(`    ${node} [label=${quote(`cross-region replica${replica.settings.availabilityType === "REGIONAL" ? " (HA)" : ""}\n${replica.settings.locationPreference.zone}`)}, shape=cylinder, fillcolor="#fce8e6"];`);
+      lines.push(`    db_primary -> ${node} [label="async replication"];`);
     }
     lines.push("  }");
   }

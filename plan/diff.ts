@@ -17,8 +17,18 @@ export interface FieldChange {
 }
 
 export type ResourceChange =
-  | { kind: "added" | "removed"; urn: string; type: string }
-  | { kind: "changed" | "replaced"; urn: string; type: string; fields: FieldChange[] };
+  | { kind: "added"; urn: string; type: string }
+  | { kind: "removed"; urn: string; type: string; retained: boolean }
+  | {
+      kind: "changed" | "replaced";
+      urn: string;
+      type: string;
+      fields: FieldChange[];
+      /** The URN it had before, when an alias moves its state (a rename, not a new resource). */
+      renamedFrom?: string;
+      /** What the provider makes of the change, where it decides more than the fields say. */
+      note?: string;
+    };
 
 /** Input paths (`[]` for any element) whose change replaces a resource, by type (scripts/replace-on-change.ts). */
 const forceNew: Record<string, string[]> = replaceOnChange.resources;
@@ -35,6 +45,21 @@ export function forcesReplacement(type: string, path: string, replaceOnChanges: 
   return [...(forceNew[type] ?? []), ...replaceOnChanges].some((f) => within(f, field) || within(field, f));
 }
 
+/**
+ * What a provider's CustomizeDiff decides beyond its schema's ForceNew fields, by type: the
+ * fields it forces a replacement on, and a note on what the update does. Cloud SQL
+ * (terraform-provider-google-beta v7.45.0, resource_sql_database_instance.go:256-263):
+ * `master_instance_name` is ForceNew, except in a promotion, when `instance_type` goes from
+ * READ_REPLICA_INSTANCE to CLOUD_SQL_INSTANCE: the update calls promoteReplica first (:2953) and then
+ * applies the settings, a primary's backups among them (:3159).
+ */
+const customizedDiffs: Record<string, (before: Record<string, unknown>, after: Record<string, unknown>) => { forceNew: string[]; note?: string }> = {
+  "gcp:sql/databaseInstance:DatabaseInstance": (before, after) =>
+    before.instanceType === "READ_REPLICA_INSTANCE" && after.instanceType === "CLOUD_SQL_INSTANCE"
+      ? { forceNew: [], note: "Promoted in place: the replica becomes a primary (promoteReplica), then takes the primary's settings; replication from its old primary ends" }
+      : { forceNew: ["masterInstanceName"] },
+};
+
 /** What replacing a resource of this type means for the running system, where it means more than a new resource. */
 const replacementMeaning: Record<string, string> = {
   "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate":
@@ -46,19 +71,55 @@ const replacementMeaning: Record<string, string> = {
 
 const compared = (r: RecordedResource) => ({ parent: r.parent, dependencies: r.dependencies, inputs: r.inputs, options: r.options });
 
+/** Whether a field is one of the resource's `ignoreChanges`: Pulumi keeps its old value, so it does not change. */
+function ignored(path: string, ignoreChanges: string[] = []): boolean {
+  const field = path.slice("inputs.".length);
+  return path.startsWith("inputs.") && ignoreChanges.some((i) => field === i || field.startsWith(`${i}.`) || field.startsWith(`${i}[`));
+}
+
+/**
+ * A resource in both plans (by URN, or by an alias of the newer): its changes, if any.
+ * @param renamed the older plan's URNs that aliases moved, to their new URNs
+ */
+function changeOf(previous: RecordedResource, r: RecordedResource, renamed: Map<string, string>): ResourceChange | undefined {
+  // A rename is the alias's business: the URN, its aliases and references to renamed resources are not changes.
+  const asRenamed = (urn: string) => renamed.get(urn) ?? urn;
+  const withoutAliases = (x: RecordedResource) => {
+    const { aliases: _aliases, ...options } = x.options ?? {};
+    const { parent, dependencies, inputs } = compared(x);
+    return { parent: parent && asRenamed(parent), dependencies: dependencies.map(asRenamed).sort(), inputs, options: Object.keys(options).length ? options : undefined };
+  };
+  const customized = customizedDiffs[r.type]?.(previous.inputs, r.inputs) ?? { forceNew: [] };
+  const [was, now] = [withoutAliases(previous), withoutAliases(r)];
+  // Dependencies are a set: what it waits for now and no longer, not a shifted list.
+  const dependencies = { path: "dependencies", before: was.dependencies.filter((d) => !now.dependencies.includes(d)), after: now.dependencies.filter((d) => !was.dependencies.includes(d)) };
+  const fields = [
+    ...(dependencies.before.length || dependencies.after.length ? [dependencies] : []),
+    ...diffValues({ ...was, dependencies: [] }, { ...now, dependencies: [] }, ""),
+  ]
+    .filter((f) => !ignored(f.path, r.options?.ignoreChanges))
+    .map((f) => ({ ...f, forcesReplacement: forcesReplacement(r.type, f.path, [...(r.options?.replaceOnChanges ?? []), ...customized.forceNew]) }));
+  const renamedFrom = previous.urn !== r.urn ? previous.urn : undefined;
+  if (!fields.length && !renamedFrom) return undefined;
+  const kind = fields.some((f) => f.forcesReplacement) ? "replaced" : "changed";
+  return { kind, urn: r.urn, type: r.type, fields, ...(renamedFrom ? { renamedFrom } : {}), ...(kind === "changed" && customized.note ? { note: customized.note } : {}) };
+}
+
 export function diffPlans(before: PlanDocument, after: PlanDocument): ResourceChange[] {
   const old = new Map(before.resources.map((r) => [r.urn, r]));
-  const now = new Map(after.resources.map((r) => [r.urn, r]));
+  // Each newer resource's match: its own URN, else the first alias the older plan holds (Pulumi's rule).
+  const matches = after.resources.map((r) => [r, [r.urn, ...(r.options?.aliases ?? [])].find((urn) => old.has(urn))] as const);
+  const renamed = new Map(matches.filter(([r, urn]) => urn !== undefined && urn !== r.urn).map(([r, urn]) => [urn!, r.urn]));
   const changes: ResourceChange[] = [];
-  for (const [urn, r] of now) {
-    const previous = old.get(urn);
-    if (!previous) changes.push({ kind: "added", urn, type: r.type });
+  for (const [r, previousUrn] of matches) {
+    if (previousUrn === undefined) changes.push({ kind: "added", urn: r.urn, type: r.type });
     else {
-      const fields = diffValues(compared(previous), compared(r), "").map((f) => ({ ...f, forcesReplacement: forcesReplacement(r.type, f.path, r.options?.replaceOnChanges) }));
-      if (fields.length) changes.push({ kind: fields.some((f) => f.forcesReplacement) ? "replaced" : "changed", urn, type: r.type, fields });
+      const change = changeOf(old.get(previousUrn)!, r, renamed);
+      if (change) changes.push(change);
     }
   }
-  for (const [urn, r] of old) if (!now.has(urn)) changes.push({ kind: "removed", urn, type: r.type });
+  const matched = new Set(matches.map(([, urn]) => urn));
+  for (const [urn, r] of old) if (!matched.has(urn)) changes.push({ kind: "removed", urn, type: r.type, retained: r.options?.retainOnDelete === true });
   return changes.sort((a, b) => a.urn.localeCompare(b.urn));
 }
 
@@ -118,6 +179,10 @@ const readable = (value: unknown): unknown =>
 
 function renderField(field: FieldChange): string {
   const mark = field.forcesReplacement ? " (forces replacement)" : "";
+  if (field.path === "dependencies") {
+    const list = (urns: unknown) => (urns as string[]).map((u) => `\`${readableName(u)}\``).join(", ");
+    return `- \`dependencies\`: ${[(field.before as string[]).length ? `no longer ${list(field.before)}` : "", (field.after as string[]).length ? `now ${list(field.after)}` : ""].filter(Boolean).join("; ")}`;
+  }
   if (typeof field.before === "string" && typeof field.after === "string" && (field.before + field.after).includes("\n")) {
     return `- \`${field.path}\`${mark}:\n\n\`\`\`diff\n${lineDiff(field.before, field.after).join("\n")}\n\`\`\``;
   }
@@ -130,9 +195,11 @@ export function renderDiffMarkdown(stack: string, changes: ResourceChange[]): st
   const count = (kind: ResourceChange["kind"]) => changes.filter((c) => c.kind === kind).length;
   const sections = changes.map((c) => {
     const title = `**${c.kind}** \`${c.urn.split("::").pop()}\` (${c.type})`;
-    if (!("fields" in c)) return title;
-    const meaning = c.kind === "replaced" ? `\n\n> Replaced, not updated: ${replacementMeaning[c.type] ?? "created anew, then the old one deleted"}.\n` : "";
-    return `${title}${meaning}\n${c.fields.map(renderField).join("\n")}`;
+    if (c.kind === "removed") return c.retained ? `${title}\n\n> Leaves the stack without a call to the provider (retainOnDelete): it stays in GCP, untouched.\n` : title;
+    if (c.kind === "added") return title;
+    const renamed = c.renamedFrom ? `, renamed from \`${c.renamedFrom.split("::").pop()}\` (an alias: the same resource)` : "";
+    const meaning = c.kind === "replaced" ? `\n\n> Replaced, not updated: ${replacementMeaning[c.type] ?? "created anew, then the old one deleted"}.\n` : c.note ? `\n\n> ${c.note}.\n` : "";
+    return `${title}${renamed}${meaning}\n${c.fields.map(renderField).join("\n")}`;
   });
   return [
     `### Offline plan of \`${stack}\`: ${count("added")} to add, ${count("changed")} to change, ${count("replaced")} to replace, ${count("removed")} to remove`,

@@ -50,8 +50,8 @@ export function fleets(resources: RecordedResource[]): Fleet[] {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** Kong's Cloud SQL primary and read replica, where the plan has them. */
-export function databaseInstances(resources: RecordedResource[]): { primary?: Inputs; replica?: Inputs } {
+/** Kong's Cloud SQL primary and cross-region replicas, where the plan has them. */
+export function databaseInstances(resources: RecordedResource[]): { primary?: Inputs; replicas: Inputs[] } {
   const instances = inputsOfType(resources, "sql/databaseInstance:DatabaseInstance");
-  return { primary: instances.find((d) => !d.masterInstanceName), replica: instances.find((d) => d.masterInstanceName) };
+  return { primary: instances.find((d) => !d.masterInstanceName), replicas: instances.filter((d) => d.masterInstanceName) };
 }

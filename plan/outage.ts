@@ -114,12 +114,12 @@ export function renderOutageRow(topology: string, report: OutageReport, roles: R
   return `| ${topology} | ${lost} | ${publicServed} | ${regionalServed} | ${yesNo(report.configChanges)} | ${yesNo(report.newVms)} |`;
 }
 
-/** The database's and the replica's regions, for the outage table. */
+/** The database's and the replicas' regions, for the outage table. */
 export function databaseRoles(resources: RecordedResource[]): Record<string, string> {
   const roles: Record<string, string> = {};
-  const { primary, replica } = databaseInstances(resources);
+  const { primary, replicas } = databaseInstances(resources);
   if (primary) roles[primary.region] = "database";
-  if (replica) roles[replica.region] = "replica";
+  for (const replica of replicas) roles[replica.region] = "replica";
   return roles;
 }
 

@@ -27,16 +27,20 @@ export interface RecordedOptions {
   deleteBeforeReplace?: boolean;
   protect?: boolean;
   retainOnDelete?: boolean;
+  /** URNs the resource had before (`aliases`): Pulumi moves their state to it instead of replacing. */
+  aliases?: string[];
 }
 
 /** The options of a registration that are set (absent ones are Pulumi's defaults). */
-function recordedOptions(req: RegisterRequest): RecordedOptions | undefined {
+function recordedOptions(req: RegisterRequest, urnOfAlias: (spec: AliasSpec) => string): RecordedOptions | undefined {
+  const aliases: string[] = req.getAliasesList().map((alias: { getUrn(): string; getSpec(): AliasSpec | undefined }) => alias.getUrn() || urnOfAlias(alias.getSpec()!));
   const options: RecordedOptions = {
     ...(req.getIgnorechangesList().length ? { ignoreChanges: req.getIgnorechangesList() } : {}),
     ...(req.getReplaceonchangesList().length ? { replaceOnChanges: req.getReplaceonchangesList() } : {}),
     ...(req.getDeletebeforereplacedefined() ? { deleteBeforeReplace: req.getDeletebeforereplace() } : {}),
     ...(req.getProtect() ? { protect: true } : {}),
     ...(req.getRetainondelete() ? { retainOnDelete: true } : {}),
+    ...(aliases.length ? { aliases } : {}),
   };
   return Object.keys(options).length ? options : undefined;
 }
@@ -50,6 +54,12 @@ export interface RecordOptions {
   secretKeys?: string[];
   /** Loads the program; called after the mocks are in place. */
   program: () => unknown;
+  /**
+   * The URNs of the stack's state (an earlier plan's), for aliases: a resource whose own URN is
+   * not in it but an alias is keeps the aliased resource's cloud identity (its auto-name, and the
+   * addresses derived from it), as Pulumi moves the aliased state to it.
+   */
+  priorUrns?: string[];
 }
 
 export interface Recording {
@@ -83,6 +93,14 @@ function urnOf(parent: string, type: string, name: string, project: string, stac
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type RegisterRequest = any;
 
+/** An alias as the SDK sends it (alias.proto's Spec): unset fields are the resource's own. */
+interface AliasSpec {
+  getName(): string;
+  getType(): string;
+  getParenturn(): string;
+  getNoparent(): boolean;
+}
+
 /**
  * Each recording runs in a store of its own (the runtime's state: monitor, config, stack), as
  * Pulumi's Automation API runs inline programs, so one process can record many programs.
@@ -96,9 +114,12 @@ export function recordProgram(options: RecordOptions): Promise<Recording> {
 async function recordInStore(options: RecordOptions): Promise<Recording> {
   const resources: RecordedResource[] = [];
   const errors: string[] = [];
+  const prior = new Set(options.priorUrns ?? []);
+  /** Logical names whose cloud identity is an alias's, by `type::name`. */
+  const identityOf = new Map<string, string>();
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => mockResourceState(args, options.config["gcp:project"] ?? "project"),
+      newResource: (args) => mockResourceState({ ...args, name: identityOf.get(`${args.type}::${args.name}`) ?? args.name }, options.config["gcp:project"] ?? "project"),
       call: (args) => {
         // Recorded here too: the mock monitor passes the error on without its message.
         const message = `the program called ${args.token}, which the offline plan does not model`;
@@ -116,11 +137,16 @@ async function recordInStore(options: RecordOptions): Promise<Recording> {
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: RegisterRequest, callback: unknown) => {
     const parent: string = req.getParent();
-    const registered = recordedOptions(req);
+    const registered = recordedOptions(req, (spec) =>
+      urnOf(spec.getNoparent() ? "" : spec.getParenturn() || parent, spec.getType() || req.getType(), spec.getName() || req.getName(), options.project, options.stack),
+    );
     const propertyDependencies: string[] = [];
     req.getPropertydependenciesMap().forEach((deps: { getUrnsList(): string[] }) => propertyDependencies.push(...deps.getUrnsList()));
+    const urn = urnOf(parent, req.getType(), req.getName(), options.project, options.stack);
+    const aliased = prior.has(urn) ? undefined : registered?.aliases?.find((alias) => prior.has(alias));
+    if (aliased) identityOf.set(`${req.getType()}::${req.getName()}`, aliased.split("::").pop()!);
     resources.push({
-      urn: urnOf(parent, req.getType(), req.getName(), options.project, options.stack),
+      urn,
       type: req.getType(),
       name: req.getName(),
       ...(parent ? { parent } : {}),

@@ -18,12 +18,14 @@ function requireFresh(path: string): unknown {
   return require(path);
 }
 
-export function recordStackFile(file: StackFile, stack: string): Promise<Recording> {
+/** @param priorUrns the URNs of the stack's state, where it has one (RecordOptions.priorUrns) */
+export function recordStackFile(file: StackFile, stack: string, priorUrns?: string[]): Promise<Recording> {
   return recordProgram({
     project: file.project,
     stack,
     config: file.config,
     secretKeys: file.secretKeys,
     program: () => requireFresh(join(projectDir, "index")),
+    priorUrns,
   });
 }

@@ -21,14 +21,26 @@ export function policyResource(resource: { type: string; name: string; inputs: R
   return { type: resource.type, name: resource.name, props: resource.inputs };
 }
 
-export interface PolicyRule {
+interface PolicyRuleBase {
   name: string;
   description: string;
   /** Mandatory rules fail a preview; advisory ones name a deliberate choice. @default "mandatory" */
   enforcementLevel?: "mandatory" | "advisory";
+}
+
+/** A rule on each resource by itself. */
+export interface ResourcePolicyRule extends PolicyRuleBase {
   /** Violation messages; empty when the resource complies or the rule does not apply. */
   check(resource: PolicyResource): string[];
 }
+
+/** A rule on how the stack's resources stand to each other. */
+export interface StackPolicyRule extends PolicyRuleBase {
+  /** Violations, each with the resource it is about. */
+  checkStack(resources: PolicyResource[]): { resource: PolicyResource; message: string }[];
+}
+
+export type PolicyRule = ResourcePolicyRule | StackPolicyRule;
 
 const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const vmTypes = ["gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "gcp:compute/instance:Instance"];
@@ -47,7 +59,7 @@ function vmTexts(props: PolicyResource["props"]): string[] {
   return [props.metadataStartupScript, ...metadata].filter((v): v is string => typeof v === "string");
 }
 
-const firewallOnlyLoadBalancer: PolicyRule = {
+const firewallOnlyLoadBalancer: ResourcePolicyRule = {
   name: "firewall-open-only-to-load-balancers",
   description: "Ingress from outside the VPC only from Google's load balancer ranges on TCP serving ports, and SSH only from IAP",
   check({ type, props }) {
@@ -68,7 +80,7 @@ const firewallOnlyLoadBalancer: PolicyRule = {
   },
 };
 
-const noExternalIp: PolicyRule = {
+const noExternalIp: ResourcePolicyRule = {
   name: "no-external-ip",
   description: "VMs have no external IP address; they reach the internet through Cloud NAT",
   check({ type, props }) {
@@ -78,7 +90,7 @@ const noExternalIp: PolicyRule = {
   },
 };
 
-const shieldedVm: PolicyRule = {
+const shieldedVm: ResourcePolicyRule = {
   name: "shielded-vm",
   description: "VMs boot with Secure Boot, vTPM and integrity monitoring",
   check({ type, props }) {
@@ -89,7 +101,7 @@ const shieldedVm: PolicyRule = {
   },
 };
 
-const cloudSqlPrivate: PolicyRule = {
+const cloudSqlPrivate: ResourcePolicyRule = {
   name: "cloud-sql-private-encrypted-protected",
   description: "Cloud SQL has no public IP, accepts only encrypted connections, and a primary has backups and deletion protection",
   check({ type, props }) {
@@ -107,7 +119,25 @@ const cloudSqlPrivate: PolicyRule = {
   },
 };
 
-const adminApiLoopback: PolicyRule = {
+const databaseInstanceType = "gcp:sql/databaseInstance:DatabaseInstance";
+
+const oneKongDatabasePrimary: StackPolicyRule = {
+  name: "kong-database-one-primary",
+  description: "Kong's Cloud SQL has exactly one primary, and every other instance replicates from it: two primaries would split Kong's configuration",
+  checkStack(resources) {
+    const instances = resources.filter((r) => r.type === databaseInstanceType);
+    const primaries = instances.filter((r) => !r.props.masterInstanceName);
+    if (instances.length && primaries.length !== 1) {
+      return (primaries.length ? primaries : instances).map((resource) => ({ resource, message: `${primaries.length} primaries among the stack's ${instances.length} Cloud SQL instances; exactly one may take writes` }));
+    }
+    // A replica's type follows its master: READ_REPLICA_INSTANCE, as the provider reads it back.
+    return instances
+      .filter((r) => r.props.masterInstanceName && r.props.instanceType !== undefined && r.props.instanceType !== "READ_REPLICA_INSTANCE")
+      .map((resource) => ({ resource, message: `instanceType ${resource.props.instanceType} with masterInstanceName ${resource.props.masterInstanceName}: a replica is READ_REPLICA_INSTANCE` }));
+  },
+};
+
+const adminApiLoopback: ResourcePolicyRule = {
   name: "kong-admin-api-on-loopback",
   description: "Kong's Admin API listens on loopback only, in every boot script and config a VM gets",
   check({ type, props }) {
@@ -121,7 +151,7 @@ const adminApiLoopback: PolicyRule = {
   },
 };
 
-const noSecretInMetadata: PolicyRule = {
+const noSecretInMetadata: ResourcePolicyRule = {
   name: "no-secret-in-metadata",
   description: "No password, token or key value in instance metadata or boot scripts; VMs read secrets from Secret Manager",
   check({ type, props }) {
@@ -149,7 +179,7 @@ const labelledTypes: Record<string, (props: PolicyResource["props"]) => Record<s
   "gcp:sql/databaseInstance:DatabaseInstance": (p) => p.settings?.userLabels,
 };
 
-const labelled: PolicyRule = {
+const labelled: ResourcePolicyRule = {
   name: "labelled-with-stack-and-component",
   description: "Every resource that takes labels carries the stack and component it belongs to",
   check({ type, props }) {
@@ -161,7 +191,7 @@ const labelled: PolicyRule = {
   },
 };
 
-const publicBucket: PolicyRule = {
+const publicBucket: ResourcePolicyRule = {
   name: "bucket-readable-by-everyone",
   description: "A bucket readable by allUsers: the pictures bucket with geo-api-layer:pictures.publicRead, which the messenger's public picture URLs need",
   enforcementLevel: "advisory",
@@ -171,7 +201,7 @@ const publicBucket: PolicyRule = {
   },
 };
 
-const sshOnlyThroughOsLogin: PolicyRule = {
+const sshOnlyThroughOsLogin: ResourcePolicyRule = {
   name: "ssh-only-through-os-login",
   description: "VMs take SSH keys only from OS Login: project-wide keys in metadata would open every VM the day OS Login is off",
   check({ type, props }) {
@@ -186,7 +216,7 @@ const sshOnlyThroughOsLogin: PolicyRule = {
 /** Predefined Cloud Storage roles a public grant may use: storage.objects.get only (Google's "IAM roles for Cloud Storage"). */
 const publicGetOnlyRoles = ["roles/storage.legacyObjectReader"];
 
-const publicReadWithoutList: PolicyRule = {
+const publicReadWithoutList: ResourcePolicyRule = {
   name: "public-read-without-list",
   description: "allUsers may get an object whose URL they have, never list a bucket's objects",
   check({ type, props }) {
@@ -197,7 +227,7 @@ const publicReadWithoutList: PolicyRule = {
 
 const tlsVersions = ["TLS_1_0", "TLS_1_1", "TLS_1_2", "TLS_1_3"];
 
-const modernTls: PolicyRule = {
+const modernTls: ResourcePolicyRule = {
   name: "https-tls-1-2",
   description: "HTTPS proxies have an SSL policy, and SSL policies accept TLS 1.2 or later only (Google's default accepts TLS 1.0)",
   check({ type, props }) {
@@ -208,7 +238,7 @@ const modernTls: PolicyRule = {
   },
 };
 
-const certificateManagerNames: PolicyRule = {
+const certificateManagerNames: ResourcePolicyRule = {
   name: "certificate-manager-names",
   description: "Certificate Manager resources have explicit names Google accepts: [a-zA-Z][a-zA-Z0-9_-]*, 1 to 64 characters (an auto-name holds the domain's dots)",
   check({ type, props }) {
@@ -217,7 +247,7 @@ const certificateManagerNames: PolicyRule = {
   },
 };
 
-const apisStayOn: PolicyRule = {
+const apisStayOn: ResourcePolicyRule = {
   name: "apis-stay-on-at-destroy",
   description: "Enabled APIs stay on at `pulumi destroy`: the project's other workloads use them too",
   check({ type, props }) {
@@ -229,7 +259,7 @@ const apisStayOn: PolicyRule = {
 /** Balancing modes Google accepts for instance-group backends, by load balancing scheme (Backend services overview). */
 const balancingModes: Record<string, string[]> = { EXTERNAL_MANAGED: ["UTILIZATION", "RATE"], INTERNAL_MANAGED: ["UTILIZATION", "RATE"], INTERNAL: ["CONNECTION"] };
 
-const backendBalancingModes: PolicyRule = {
+const backendBalancingModes: ResourcePolicyRule = {
   name: "backend-balancing-modes",
   description: "Instance-group backends use a balancing mode their load balancer accepts: CONNECTION for passthrough, UTILIZATION or RATE for Application Load Balancers",
   check({ type, props }) {
@@ -249,6 +279,7 @@ export const policyRules: PolicyRule[] = [
   shieldedVm,
   sshOnlyThroughOsLogin,
   cloudSqlPrivate,
+  oneKongDatabasePrimary,
   adminApiLoopback,
   noSecretInMetadata,
   labelled,
@@ -269,7 +300,10 @@ export interface Violation {
 /** Every rule of one enforcement level over every resource: the offline form of the policy pack. */
 export function checkPolicies(resources: PolicyResource[], level: PolicyRule["enforcementLevel"] = "mandatory"): Violation[] {
   const rules = policyRules.filter((rule) => (rule.enforcementLevel ?? "mandatory") === level);
-  return resources.flatMap((resource) =>
-    rules.flatMap((rule) => rule.check(resource).map((message) => ({ rule: rule.name, resource: `${resource.type}::${resource.name}`, message }))),
+  const named = (resource: PolicyResource) => `${resource.type}::${resource.name}`;
+  return rules.flatMap((rule) =>
+    "checkStack" in rule
+      ? rule.checkStack(resources).map((v) => ({ rule: rule.name, resource: named(v.resource), message: v.message }))
+      : resources.flatMap((resource) => rule.check(resource).map((message) => ({ rule: rule.name, resource: named(resource), message }))),
   );
 }

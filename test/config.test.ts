@@ -29,7 +29,7 @@ describe("the us-multi config", () => {
 
   it("cuts each region's subnet from its fixed slot, independent of the other regions", () => {
     expect(config.regions.map((r) => r.subnetCidr)).toEqual(["10.0.96.0/20", "10.0.0.0/20", "10.0.32.0/20"]);
-    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { region: "us-east4" } }, "example-project", topologyRules);
+    const alone = validateStackConfig({ ...usMulti, regions: { "us-east4": {} }, database: { regions: ["us-east4"] } }, "example-project", topologyRules);
     expect(alone.ok && alone.config.regions[0].subnetCidr).toBe("10.0.32.0/20");
   });
 
@@ -42,7 +42,7 @@ describe("the us-multi config", () => {
       tier: "db-custom-2-7680",
       highAvailability: true,
       deletionProtection: true,
-      replica: { region: "us-east4", zone: "us-east4-a" },
+      replicas: [{ region: "us-east4", zone: "us-east4-a", secondaryZone: "us-east4-b" }],
     });
     expect(config.kong.version).toMatch(/^3\.9\.\d+$/);
     expect(config.prefix).toBe("geo");
@@ -64,7 +64,7 @@ describe("invalid config (the full corpus is test/fixtures/bad-configs.yaml)", (
 
   it("rejects a service name that makes a standalone tier's names too long for GCP", () => {
     const [messaging, attachments] = usMulti.services as Record<string, unknown>[];
-    const errors = errorsOf({ topology: "standalone", regions: { "northamerica-northeast1": {} }, database: { region: "northamerica-northeast1" }, services: [messaging, { ...attachments, name: "attachments-and-reminders-svc" }] }, "example-project");
+    const errors = errorsOf({ topology: "standalone", regions: { "northamerica-northeast1": {} }, database: { regions: ["northamerica-northeast1"] }, services: [messaging, { ...attachments, name: "attachments-and-reminders-svc" }] }, "example-project");
     expect(errors).toContain(
       'geo-api-layer:services[1].name: makes the service account id "geo-na-ne1-attachments-and-reminders-svc"; ids are 6 to 30 lowercase letters, digits and hyphens',
     );
@@ -136,7 +136,7 @@ describe("what a topology accepts", () => {
     // A topology's tiers set what each subnet must hold: three more groups per region do not fit a /28.
     const crowded = { ...topologyRules, "shared-db": { ...topologyRules["shared-db"], tiers: () => [{ path: ["prefix"] }, { tier: "a", path: ["prefix"] }, { tier: "b", path: ["prefix"] }, { tier: "c", path: ["prefix"] }] } };
     const regions = { "us-east4": { subnetCidr: "10.0.0.0/28" } };
-    expect(errors(topologyRules, { regions, database: { region: "us-east4" } })).toEqual([]);
-    expect(errors(crowded, { regions, database: { region: "us-east4" } }).join("\n")).toMatch(/regions\.us-east4\.subnetCidr: the subnet 10\.0\.0\.0\/28 has 12 usable addresses/);
+    expect(errors(topologyRules, { regions, database: { regions: ["us-east4"] } })).toEqual([]);
+    expect(errors(crowded, { regions, database: { regions: ["us-east4"] } }).join("\n")).toMatch(/regions\.us-east4\.subnetCidr: the subnet 10\.0\.0\.0\/28 has 12 usable addresses/);
   });
 });

@@ -89,7 +89,7 @@ describe("the diff", () => {
         { path: "inputs.nested.list[1]", before: 2, after: 5, forcesReplacement: false },
         { path: "inputs.nested.tier", before: "small", after: "large", forcesReplacement: false },
       ] },
-      { kind: "removed", urn: "urn:pulumi:s::p::t::gone", type: "t" },
+      { kind: "removed", urn: "urn:pulumi:s::p::t::gone", type: "t", retained: false },
       { kind: "added", urn: "urn:pulumi:s::p::t::new", type: "t" },
     ].sort((a, b) => a.urn.localeCompare(b.urn)));
     expect(diffPlans(after, after)).toEqual([]);
@@ -119,18 +119,16 @@ describe("the diff", () => {
 
   it("marks a ForceNew field of Cloud SQL as a new instance whose data is gone", async () => {
     const old = await recordStack("us-multi");
-    const now = await recordStack("us-multi", { database: { region: "us-west2", replicaRegion: "us-east4" } });
+    // A replica whose primary changes (us-west2 instead of us-central1) is a new replica: masterInstanceName is ForceNew.
+    const now = await recordStack("us-multi", { database: { regions: ["us-west2", "us-east4"] } });
     const changes = diffPlans(plan(...old.resources), plan(...now.resources));
-    const primary = changes.find((c) => c.urn.endsWith("::geo-db-primary"))!;
-    expect(primary.kind).toBe("replaced");
-    expect(primary.kind === "replaced" && primary.fields.filter((f) => f.forcesReplacement).map((f) => f.path)).toEqual(["inputs.region"]);
+    const replica = changes.find((c) => c.urn.endsWith("::geo-db-us-east4"))!;
+    expect(replica.kind).toBe("replaced");
+    expect(replica.kind === "replaced" && replica.fields.filter((f) => f.forcesReplacement).map((f) => f.path)).toEqual(["inputs.masterInstanceName"]);
     expect(renderDiffMarkdown("us-multi", changes)).toContain("a new Cloud SQL instance: the old one and its data are deleted");
     // An update in place stays an update: the tier is not ForceNew.
-    const resized = diffPlans(
-      plan(...old.resources),
-      plan(...(await recordStack("us-multi", { database: { region: "us-central1", replicaRegion: "us-east4", tier: "db-custom-4-16384" } })).resources),
-    );
-    expect(resized.find((c) => c.urn.endsWith("::geo-db-primary"))?.kind).toBe("changed");
+    const resized = diffPlans(plan(...old.resources), plan(...(await recordStack("us-multi", { database: { regions: ["us-central1", "us-east4"], tier: "db-custom-4-16384" } })).resources));
+    expect(resized.find((c) => c.urn.endsWith("::geo-db-us-central1"))?.kind).toBe("changed");
   });
 
   it("reads the replacement table from the provider's source, with the fields the program relies on", () => {
@@ -184,7 +182,7 @@ describe("the critical path", () => {
     const path = criticalPath(stack.resources);
     const database = path.path.filter((n) => n.type === "gcp:sql/databaseInstance:DatabaseInstance");
     // kong.conf names only the primary: the replica is created beside the fleets, not before them.
-    expect(database.map((n) => n.urn.split("::").pop())).toEqual(["geo-db-primary"]);
+    expect(database.map((n) => n.urn.split("::").pop())).toEqual(["geo-db-us-central1"]);
     // Google: creating an instance takes several minutes; ten here.
     expect(database.map((n) => n.seconds)).toEqual([600]);
     const readme = readFileSync(join(projectDir, "README.md"), "utf8");
@@ -198,7 +196,7 @@ describe("the diagram", () => {
     for (const region of ["us-west2", "us-central1", "us-east4"]) expect(dot).toContain(`cluster_${region.replace(/-/g, "_")} {`);
     expect(dot).toMatch(/db_primary \[label="primary\\nus-central1-a"/);
     expect(dot).toMatch(/db_standby \[label="HA standby\\nus-central1-b"/);
-    expect(dot).toMatch(/db_replica \[label="cross-region replica\\nus-east4-a"/);
+    expect(dot).toMatch(/db_replica_us_east4 \[label="cross-region replica \(HA\)\\nus-east4-a"/);
     expect(dot).toContain("users -> lb");
     expect(dot).toContain("geo_us_east4 -> geo_us_east4_messaging");
   });

@@ -1,9 +1,9 @@
 /** The policy pack's rules: each catches what it is for and passes what is fine; every example stack complies. */
-import { checkPolicies, policyResource, policyRules, PolicyResource } from "../policy/rules";
+import { checkPolicies, policyResource, policyRules, PolicyResource, ResourcePolicyRule } from "../policy/rules";
 import { exampleStacks } from "../scripts/outage-table";
 import { recordStack } from "./support/stack";
 
-const rule = (name: string) => policyRules.find((r) => r.name === name)!;
+const rule = (name: string) => policyRules.find((r): r is ResourcePolicyRule => r.name === name && "check" in r)!;
 const template = (props: Record<string, unknown>): PolicyResource => ({
   type: "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate",
   name: "t",

@@ -130,7 +130,7 @@ describe("the us-multi stack", () => {
   });
 
   it("keeps Cloud SQL private, encrypted in transit, highly available and recoverable", () => {
-    const primary = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary");
+    const primary = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-us-central1");
     expect(primary.name).toBeUndefined();
     expect(primary.settings.ipConfiguration).toMatchObject({ ipv4Enabled: false, sslMode: "ENCRYPTED_ONLY" });
     expect(primary.settings.ipConfiguration.privateNetwork).toContain("networks/geo-vpc");
@@ -145,13 +145,13 @@ describe("the us-multi stack", () => {
     expect(primary.deletionProtection).toBe(true);
     expect(primary.settings.deletionProtectionEnabled).toBe(true);
     const connection = one(stack, "gcp:servicenetworking/connection:Connection");
-    expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-primary")!.dependencies).toContain(connection.urn);
+    expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-us-central1")!.dependencies).toContain(connection.urn);
   });
 
-  it("adds a private cross-region replica, for the day the primary's region is lost, that no gateway reads", () => {
-    const replica = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-replica");
-    expect(replica.region).toBe("us-east4");
-    expect(replica.masterInstanceName).toMatch(/^geo-db-primary-/);
+  it("adds a private, highly available cross-region replica, for the day the primary's region is lost, that no gateway reads", () => {
+    const replica = byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-us-east4");
+    expect([replica.region, replica.instanceType, replica.settings.availabilityType, replica.settings.locationPreference]).toEqual(["us-east4", "READ_REPLICA_INSTANCE", "REGIONAL", { zone: "us-east4-a", secondaryZone: "us-east4-b" }]);
+    expect(replica.masterInstanceName).toMatch(/^geo-db-us-central1-/);
     expect(replica.settings.ipConfiguration.ipv4Enabled).toBe(false);
     // Kong never falls back from pg_ro_host to the primary, and a node reading a replica that lags past
     // db_update_propagation misses changes until the next one (the game days saw it after an outage).
@@ -161,12 +161,22 @@ describe("the us-multi stack", () => {
     }
   });
 
-  it("creates the kong user after the replica, and abandons users and databases on destroy", () => {
+  it("creates the kong user after the replica, once: a failover neither moves nor deletes Kong's login and database", () => {
     const user = ofType(stack, "gcp:sql/user:User")[0];
-    const replica = ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-replica")!;
+    const replica = ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance").find((r) => r.name === "geo-db-us-east4")!;
     expect(user.dependencies).toContain(replica.urn);
-    expect(inputs(user).deletionPolicy).toBe("ABANDON");
-    expect(inputs(one(stack, "gcp:sql/database:Database"))).toMatchObject({ name: "kong", deletionPolicy: "ABANDON" });
+    const database = one(stack, "gcp:sql/database:Database");
+    expect(inputs(database)).toMatchObject({ name: "kong", deletionPolicy: "ABANDON" });
+    expect([inputs(user).deletionPolicy, user.options]).toEqual(["ABANDON", { ignoreChanges: ["instance", "password"], retainOnDelete: true }]);
+    expect([inputs(database).deletionPolicy, database.options]).toEqual(["ABANDON", { ignoreChanges: ["instance"], retainOnDelete: true }]);
+  });
+
+  it("retains every Cloud SQL instance that leaves the config, and names each by its region", () => {
+    const instances = ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance");
+    expect(instances.map((r) => [r.name, inputs(r).region, r.options?.retainOnDelete])).toEqual([
+      ["geo-db-us-central1", "us-central1", true],
+      ["geo-db-us-east4", "us-east4", true],
+    ]);
   });
 
   it("never holds the database password in plaintext in any resource input", () => {
@@ -229,7 +239,7 @@ describe("the us-multi stack", () => {
     const labelled: [unknown, string][] = [
       ...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map((r): [unknown, string] => [inputs(r).labels, "regional-tier"]),
       [inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels, "kong-database"],
-      [byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-primary").settings.userLabels, "kong-database"],
+      [byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-us-central1").settings.userLabels, "kong-database"],
       [inputs(one(stack, "gcp:storage/bucket:Bucket")).labels, "pictures-bucket"],
     ];
     expect(labelled).toHaveLength(6);

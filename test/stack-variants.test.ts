@@ -121,7 +121,7 @@ describe("with an autoscaler in one region", () => {
 
 describe("without a replica and without the deploy check", () => {
   it("creates one database instance, reads from the primary, and no command", async () => {
-    const stack = await recordStack("us-multi", { database: { region: "us-central1" }, deployCheck: { enabled: false } });
+    const stack = await recordStack("us-multi", { database: { regions: ["us-central1"] }, deployCheck: { enabled: false } });
     expect(stack.errors).toEqual([]);
     expect(ofType(stack, "gcp:sql/databaseInstance:DatabaseInstance")).toHaveLength(1);
     expect(inputs(ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate")[0]).metadataStartupScript).not.toContain("pg_ro_host");

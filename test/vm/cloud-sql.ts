@@ -117,6 +117,14 @@ export class PostgresServer {
     spawnSync("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", `${bin}/pg_ctl`, "stop", "-D", this.data, "-m", "immediate"], { stdio: "ignore" });
   }
 
+  /**
+   * Ends a replica's recovery: from now on it takes writes and follows no primary, as Cloud SQL's
+   * promoteReplica leaves a promoted replica (gcp-facts.md).
+   */
+  promote(): void {
+    run("setpriv", ["--reuid=postgres", "--regid=postgres", "--init-groups", `${bin}/pg_ctl`, "promote", "-w", "-t", "60", "-D", this.data]);
+  }
+
   /** SQL as the superuser over the server's Unix socket (no network: works while the host is dark). */
   psql(sql: string, variables: Record<string, string> = {}, database = "postgres"): string {
     const args = ["--reuid=postgres", "--regid=postgres", "--init-groups", `${bin}/psql`, "-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", "-h", this.socketDir, "-d", database, ...Object.entries(variables).flatMap(([k, v]) => ["-v", `${k}=${v}`]), "-f", "-"];

@@ -31,7 +31,13 @@ export class GameDayFleet {
   /** The port the load balancer sends requests to: Kong's proxy, or standalone's entry service. */
   private readonly backendPort: number;
 
-  private constructor(private readonly harness: Harness, readonly roles: Roles, readonly dir: string, options: { replicaApplyDelaySec?: number }) {
+  private constructor(
+    private readonly harness: Harness,
+    private readonly stack: string,
+    public roles: Roles,
+    readonly dir: string,
+    options: { replicaApplyDelaySec?: number },
+  ) {
     mkdirSync(dir, { recursive: true });
     this.network = new StackNetwork(join(dir, "network"), roles, options);
     this.backendPort = roles.loadBalancer.servingPort;
@@ -41,20 +47,31 @@ export class GameDayFleet {
   }
 
   static async of(harness: Harness, stack: string, label: string, options: { replicaApplyDelaySec?: number; overrides?: Record<string, unknown> } = {}): Promise<GameDayFleet> {
-    return new GameDayFleet(harness, await roles(harness, stack, options.overrides), join(harness.work, label), options);
+    return new GameDayFleet(harness, stack, await roles(harness, stack, options.overrides), join(harness.work, label), options);
   }
 
   /**
-   * Boots the stack's migrator to its power-off; fails with its log when it did not migrate. With
-   * `entities: false` its list of Kong's entities is emptied: the database migrated, no route yet,
-   * as a first deploy's database is until the migrator has written them.
+   * The stack with `overrides` applied, as a `pulumi up` of that config change would leave it: the
+   * VMs started from now on (and the migrator) get its boot scripts; running ones keep theirs,
+   * as a group's VMs do until its rollout replaces them. The network and database stay.
    */
-  migrate(region: string, { entities = true } = {}): void {
+  async applyStack(overrides: Record<string, unknown>): Promise<void> {
+    this.roles = await roles(this.harness, this.stack, overrides);
+  }
+
+  /**
+   * Boots the stack's migrator to its power-off (a VM called `name`); its boot log, or a failure
+   * with it when it did not migrate. With `entities: false` its list of Kong's entities is
+   * emptied: the database migrated, no route yet, as a first deploy's database is until the
+   * migrator has written them.
+   */
+  migrate(region: string, { entities = true, name }: { entities?: boolean; name?: string } = {}): string {
     const script = entities ? this.roles.scripts.migrator : this.roles.scripts.migrator.replace(/^(write_file \/etc\/kong\/admin-requests\.tsv 0644 <<'(\w+)'\n)[\s\S]*?^\2$/m, "$1$2");
     if (!entities && script === this.roles.scripts.migrator) throw new Error("the migrator's script writes no admin-requests.tsv to empty");
-    const name = entities ? "migrator" : "migrator-schema-only";
+    name ??= entities ? "migrator" : "migrator-schema-only";
     const migrated = vmFor(this.harness, `${this.dir.split("/").pop()}-${name}`, script, this.roles, this.network.vmHost(name, region), false).boot();
     if (!/migrations and Kong entities applied/.test(migrated.startupLog)) throw new Error(`the migrator failed:\n${migrated.startupLog}`);
+    return migrated.startupLog;
   }
 
   /** A gateway VM of `region`, started and behind the load balancer from now on. */

@@ -13,7 +13,7 @@ import { projectDir } from "../../plan/stack-file";
 import { compactRegionName } from "../../config/regions";
 import { kongHealthPath } from "../../startup/kong-entities";
 import { filesWrittenBy } from "../../startup/startup-script";
-import { describeVm, harnessFor, kongPort } from "./fleet";
+import { describeVm, harnessFor, kongConf, kongPort } from "./fleet";
 import { GameDayFleet } from "./game-day-fleet";
 import type { RunningVm } from "./harness";
 import { sleep } from "./load-balancer";
@@ -260,6 +260,72 @@ describeVm("game days: shared-db (us-multi), a first deploy whose routes come af
       expect(fleet.lb.healthy(g)).toBe(true);
     }
     results.push(`shared-db, routes late: ${gateways.map((g) => `${g} ${fleet.lb.between(g, "health", heldFrom, routesWrittenAt).length} probes failed while Kong had no route, healthy ${(fleet.lb.between(g, "health", routesWrittenAt).find((e) => e.changed && e.healthy)!.t - routesWrittenAt).toFixed(1)} s after they were written`).join("; ")}`);
+  });
+});
+
+/**
+ * Kong's database fails over (README, Runbooks: "The database's region is lost"): the primary's
+ * region goes dark, the replica is promoted as Cloud SQL's promoteReplica does, and the VMs of the
+ * flipped stack (`database.regions: [us-east4]`, the one-line change) boot from its scripts. The
+ * running gateways wait for their groups' rollout as they would, serving from their cache meanwhile.
+ */
+describeVm("game days: shared-db (us-multi), Kong's database fails over to the replica's region", () => {
+  let fleet: GameDayFleet;
+  let darkAt: number;
+  let migratorLog: string;
+  let primaryAddress: string;
+  let changeStatus: number;
+  let routed: Record<string, number | "never">;
+  const flipped = { "us-east4-flipped": "us-east4", "us-west2-flipped": "us-west2" };
+  const pgHostOf = (script: string) => /^pg_host = (\S+)$/m.exec(kongConf(script))?.[1];
+
+  beforeAll(async () => {
+    fleet = await GameDayFleet.of(harness, "us-multi", "failover");
+    fleet.migrate("us-central1");
+    await fleet.serving({ "us-central1": "us-central1", "us-east4": "us-east4", "us-west2": "us-west2" });
+    if (fleet.addRoute("us-east4", "before-failover") !== 200) throw new Error("the Admin API refused a change before the outage");
+    await fleet.routedWithin(["us-east4", "us-west2"], "before-failover", 60);
+    primaryAddress = pgHostOf(fleet.roles.scripts.migrator)!;
+    darkAt = now();
+    fleet.network.net.dark(fleet.network.primary!.ns);
+    fleet.network.net.dark(fleet.vms["us-central1"].ns);
+    // What `pulumi up` of the flipped config does: the replica promoted, the migrator and the templates anew.
+    fleet.network.replica!.promote();
+    await fleet.applyStack({ database: { regions: ["us-east4"] } });
+    migratorLog = fleet.migrate("us-east4", { name: "migrator-flipped" });
+    await fleet.serving(flipped);
+    changeStatus = fleet.addRoute("us-east4-flipped", "after-failover");
+    routed = await fleet.routedWithin(Object.keys(flipped), "after-failover", 60);
+  });
+
+  afterAll(() => fleet?.stop());
+
+  it("the flipped stack's VMs and migrator name the promoted replica, none the lost primary", () => {
+    const scripts = [fleet.roles.scripts.migrator, ...Object.values(fleet.roles.byRegion.gateway)];
+    expect(new Set(scripts.map(pgHostOf))).toEqual(new Set([fleet.network.replica!.options.address]));
+    expect(scripts.filter((script) => script.includes(primaryAddress))).toEqual([]);
+  });
+
+  it("the migrator finds Kong's schema up to date on the promoted replica and writes the entities there", () => {
+    expect(migratorLog).toContain("Kong's database schema is up to date");
+    expect(fleet.network.replica!.psql("SELECT count(*) FROM entities WHERE key = 'routes/before-failover'", {}, "kong")).toBe("1");
+  });
+
+  it("new VMs start on the new primary, not their fallback config, and configuration changes propagate again", () => {
+    for (const name of Object.keys(flipped)) expect([name, fleet.vms[name].running.vm.journals().startupLog.includes("starting Kong without its database")]).toEqual([name, false]);
+    expect(changeStatus).toBe(200);
+    expect(routed).toEqual({ "us-east4-flipped": expect.any(Number), "us-west2-flipped": expect.any(Number) });
+    results.push(`shared-db failover: a change through the new primary routed after ${Object.entries(routed).map(([n, s]) => `${n} ${s} s`).join(", ")}; new VMs ready after ${Object.keys(flipped).map((n) => `${fleet.vms[n].running.readySeconds!.toFixed(1)} s`).join(", ")}`);
+  });
+
+  it("the gateways of the old template keep serving from their cache until their group replaces them", () => {
+    expect(["us-east4", "us-west2"].map((g) => fleet.servedThroughout(g, darkAt, now()))).toEqual(["us-east4", "us-west2"].map(GameDayFleet.served));
+  });
+
+  it("the old primary, back, got nothing written after the failover: no split brain", () => {
+    fleet.network.net.restore(fleet.network.primary!.ns);
+    expect(fleet.network.primary!.psql("SELECT key FROM entities WHERE key LIKE 'routes/%-failover' ORDER BY key", {}, "kong")).toBe("routes/before-failover");
+    expect(fleet.network.replica!.psql("SELECT key FROM entities WHERE key LIKE 'routes/%-failover' ORDER BY key", {}, "kong")).toBe("routes/after-failover\nroutes/before-failover");
   });
 });
 

@@ -69,8 +69,6 @@ const replacementMeaning: Record<string, string> = {
   "gcp:compute/globalAddress:GlobalAddress": "a new address: DNS pointing at the old one stops working",
 };
 
-const compared = (r: RecordedResource) => ({ parent: r.parent, dependencies: r.dependencies, inputs: r.inputs, options: r.options });
-
 /** Whether a field is one of the resource's `ignoreChanges`: Pulumi keeps its old value, so it does not change. */
 function ignored(path: string, ignoreChanges: string[] = []): boolean {
   const field = path.slice("inputs.".length);
@@ -84,13 +82,12 @@ function ignored(path: string, ignoreChanges: string[] = []): boolean {
 function changeOf(previous: RecordedResource, r: RecordedResource, renamed: Map<string, string>): ResourceChange | undefined {
   // A rename is the alias's business: the URN, its aliases and references to renamed resources are not changes.
   const asRenamed = (urn: string) => renamed.get(urn) ?? urn;
-  const withoutAliases = (x: RecordedResource) => {
+  const compared = (x: RecordedResource) => {
     const { aliases: _aliases, ...options } = x.options ?? {};
-    const { parent, dependencies, inputs } = compared(x);
-    return { parent: parent && asRenamed(parent), dependencies: dependencies.map(asRenamed).sort(), inputs, options: Object.keys(options).length ? options : undefined };
+    return { parent: x.parent && asRenamed(x.parent), dependencies: x.dependencies.map(asRenamed).sort(), inputs: x.inputs, options: Object.keys(options).length ? options : undefined };
   };
   const customized = customizedDiffs[r.type]?.(previous.inputs, r.inputs) ?? { forceNew: [] };
-  const [was, now] = [withoutAliases(previous), withoutAliases(r)];
+  const [was, now] = [compared(previous), compared(r)];
   // Dependencies are a set: what it waits for now and no longer, not a shifted list.
   const dependencies = { path: "dependencies", before: was.dependencies.filter((d) => !now.dependencies.includes(d)), after: now.dependencies.filter((d) => !was.dependencies.includes(d)) };
   const fields = [

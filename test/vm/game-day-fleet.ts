@@ -154,13 +154,13 @@ export class GameDayFleet {
       failedProbes: probes.filter((p) => p.status !== 200).map((p) => `${p.status} after ${p.seconds} s`),
       alwaysHealthy: probes.every((p) => p.healthy),
       requests: requests.length > 0,
-      failedRequests: requests.filter((q) => q.status !== 200).length,
+      failedRequests: requests.filter((q) => q.status !== 200).map((q) => `${q.status} after ${q.seconds} s, sent at +${(q.t - q.seconds - from).toFixed(1)} s`),
     };
   }
 
   /** What servedThroughout says of a backend that served throughout. */
   static served(backend: string) {
-    return { backend, probes: true, failedProbes: [], alwaysHealthy: true, requests: true, failedRequests: 0 };
+    return { backend, probes: true, failedProbes: [], alwaysHealthy: true, requests: true, failedRequests: [] };
   }
 
   /** The regions whose VMs answered requests through the load balancer since `from`. */

@@ -75,9 +75,14 @@ export class LoadBalancer {
     return readFileSync(this.eventsFile, "utf8").split("\n").filter(Boolean).map((line) => JSON.parse(line));
   }
 
-  /** Events of a backend in [from, to] (epoch seconds). */
+  /**
+   * Events of a backend in [from, to] (epoch seconds): probes by when they were judged, requests by
+   * when they were sent. An event is written when it ends, and a request sent into a region just
+   * before it went dark ends 30 s later, when the next scenario may have begun: it is the outage's.
+   */
   between(backend: string, kind: LoadBalancerEvent["kind"], from: number, to = Infinity): LoadBalancerEvent[] {
-    return this.events().filter((e) => e.backend === backend && e.kind === kind && e.t >= from && e.t <= to);
+    const at = (e: LoadBalancerEvent) => (e.kind === "request" ? e.t - e.seconds : e.t);
+    return this.events().filter((e) => e.backend === backend && e.kind === kind && at(e) >= from && at(e) <= to);
   }
 
   /** Whether the backend is healthy, by its latest probe. */

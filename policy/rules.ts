@@ -42,6 +42,7 @@ export interface StackPolicyRule extends PolicyRuleBase {
 
 export type PolicyRule = ResourcePolicyRule | StackPolicyRule;
 
+const databaseInstanceType = "gcp:sql/databaseInstance:DatabaseInstance";
 const privateRanges = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"];
 const vmTypes = ["gcp:compute/regionInstanceTemplate:RegionInstanceTemplate", "gcp:compute/instance:Instance"];
 
@@ -105,7 +106,7 @@ const cloudSqlPrivate: ResourcePolicyRule = {
   name: "cloud-sql-private-encrypted-protected",
   description: "Cloud SQL has no public IP, accepts only encrypted connections, and a primary has backups and deletion protection",
   check({ type, props }) {
-    if (type !== "gcp:sql/databaseInstance:DatabaseInstance") return [];
+    if (type !== databaseInstanceType) return [];
     const settings = props.settings ?? {};
     const ip = settings.ipConfiguration ?? {};
     const violations: string[] = [];
@@ -118,8 +119,6 @@ const cloudSqlPrivate: ResourcePolicyRule = {
     return violations;
   },
 };
-
-const databaseInstanceType = "gcp:sql/databaseInstance:DatabaseInstance";
 
 const oneKongDatabasePrimary: StackPolicyRule = {
   name: "kong-database-one-primary",
@@ -176,7 +175,7 @@ const labelledTypes: Record<string, (props: PolicyResource["props"]) => Record<s
   "gcp:compute/address:Address": (p) => p.labels,
   "gcp:compute/forwardingRule:ForwardingRule": (p) => p.labels,
   "gcp:secretmanager/secret:Secret": (p) => p.labels,
-  "gcp:sql/databaseInstance:DatabaseInstance": (p) => p.settings?.userLabels,
+  [databaseInstanceType]: (p) => p.settings?.userLabels,
 };
 
 const labelled: ResourcePolicyRule = {

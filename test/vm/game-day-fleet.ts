@@ -9,7 +9,7 @@ import { join } from "path";
 import type { OutageReport } from "../../plan/outage";
 import { Harness, roles, Roles, StackNetwork, vmFor } from "./fleet";
 import type { RunningVm } from "./harness";
-import { LoadBalancer, sleep } from "./load-balancer";
+import { LoadBalancer, sentAt, sleep } from "./load-balancer";
 
 function curl(ns: string, url: string): { status: number; body: string } {
   const result = spawnSync("ip", ["netns", "exec", ns, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", url], { encoding: "utf8" });
@@ -154,7 +154,7 @@ export class GameDayFleet {
       failedProbes: probes.filter((p) => p.status !== 200).map((p) => `${p.status} after ${p.seconds} s`),
       alwaysHealthy: probes.every((p) => p.healthy),
       requests: requests.length > 0,
-      failedRequests: requests.filter((q) => q.status !== 200).map((q) => `${q.status} after ${q.seconds} s, sent at +${(q.t - q.seconds - from).toFixed(1)} s`),
+      failedRequests: requests.filter((q) => q.status !== 200).map((q) => `${q.status} after ${q.seconds} s, sent at +${(sentAt(q) - from).toFixed(1)} s`),
     };
   }
 

@@ -11,6 +11,7 @@ import { join } from "path";
 import { OutageReport, renderOutageRow } from "../../plan/outage";
 import { projectDir } from "../../plan/stack-file";
 import { compactRegionName } from "../../config/regions";
+import { kongConfValue } from "../../startup/kong-conf";
 import { kongHealthPath } from "../../startup/kong-entities";
 import { filesWrittenBy } from "../../startup/startup-script";
 import { describeVm, harnessFor, kongConf, kongPort } from "./fleet";
@@ -277,7 +278,7 @@ describeVm("game days: shared-db (us-multi), Kong's database fails over to the r
   let changeStatus: number;
   let routed: Record<string, number | "never">;
   const flipped = { "us-east4-flipped": "us-east4", "us-west2-flipped": "us-west2" };
-  const pgHostOf = (script: string) => /^pg_host = (\S+)$/m.exec(kongConf(script))?.[1];
+  const pgHostOf = (script: string) => kongConfValue(kongConf(script), "pg_host");
 
   beforeAll(async () => {
     fleet = await GameDayFleet.of(harness, "us-multi", "failover");

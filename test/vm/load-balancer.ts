@@ -24,6 +24,9 @@ export interface LoadBalancerEvent {
   body?: string;
 }
 
+/** When a request was sent: an event is written when it ends. */
+export const sentAt = (e: LoadBalancerEvent) => e.t - e.seconds;
+
 export class LoadBalancer {
   private readonly configFile: string;
   private readonly eventsFile: string;
@@ -81,7 +84,7 @@ export class LoadBalancer {
    * before it went dark ends 30 s later, when the next scenario may have begun: it is the outage's.
    */
   between(backend: string, kind: LoadBalancerEvent["kind"], from: number, to = Infinity): LoadBalancerEvent[] {
-    const at = (e: LoadBalancerEvent) => (e.kind === "request" ? e.t - e.seconds : e.t);
+    const at = (e: LoadBalancerEvent) => (e.kind === "request" ? sentAt(e) : e.t);
     return this.events().filter((e) => e.backend === backend && e.kind === kind && at(e) >= from && at(e) <= to);
   }
 

@@ -39,7 +39,8 @@ export interface InternalLoadBalancerArgs {
   /** Answers 200 when a VM can serve. */
   healthCheck: { port: number; path: string };
   kind:
-    | { type: "passthrough" }
+    /** `globalAccess`: callers in every region reach it, not only the load balancer's own region. */
+    | { type: "passthrough"; globalAccess?: boolean }
     | {
         type: "application";
         /** The group's named port for `port`. */
@@ -89,7 +90,7 @@ export class InternalLoadBalancer extends pulumi.ComponentResource {
       );
       new gcp.compute.ForwardingRule(
         `${name}-rule`,
-        { ...rule, loadBalancingScheme: "INTERNAL", ipProtocol: "TCP", ports: [String(args.port)], backendService: backend.id },
+        { ...rule, loadBalancingScheme: "INTERNAL", ipProtocol: "TCP", ports: [String(args.port)], backendService: backend.id, allowGlobalAccess: kind.globalAccess ?? false },
         { parent: this },
       );
     } else {

@@ -16,8 +16,8 @@ export interface KongMigratorArgs {
   subnetwork: pulumi.Input<string>;
   /** The rendered boot script with role `migrator`. */
   startupScript: pulumi.Input<string>;
-  /** The database password's secret (`projects/…/secrets/…`). */
-  passwordSecretId: pulumi.Input<string>;
+  /** Secrets it reads at boot (`projects/…/secrets/…`): the database password, hybrid's cluster key. */
+  secretIds: pulumi.Input<string>[];
   labels: Record<string, string>;
   apis: pulumi.Resource[];
 }
@@ -33,7 +33,7 @@ export class KongMigrator extends pulumi.ComponentResource {
         project: args.project,
         accountId: `${args.prefix}-kong-migrator`,
         displayName: "Kong migrations and entity writer",
-        secretIds: [args.passwordSecretId],
+        secretIds: args.secretIds,
         apis: args.apis,
       },
       this,
@@ -49,7 +49,7 @@ export class KongMigrator extends pulumi.ComponentResource {
         ...vmSettings({ subnetwork: args.subnetwork, serviceAccountEmail: account.email, tags: [], labels: args.labels }),
       },
       // A new script (Kong version, routes) means a new VM, which runs the migrations and upserts again.
-      // After the grant on the password it reads at boot.
+      // After the grants on the secrets it reads at boot.
       { parent: this, dependsOn: [...args.apis, ...secretGrants], replaceOnChanges: ["metadataStartupScript"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ instance: this.instance });

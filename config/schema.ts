@@ -94,7 +94,10 @@ export const RegionSchema = z.strictObject({
 });
 
 /** Every topology; each has its file in components/topologies/ and its entry in catalog.ts there. */
-export const topologies = ["sidecar", "shared-db", "standalone", "dbless"] as const;
+export const topologies = ["sidecar", "shared-db", "standalone", "dbless", "hybrid"] as const;
+
+/** The machine type pattern every VM setting shares. */
+const machineType = z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, "a machine type such as e2-standard-2");
 
 const cidrText = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, "an IPv4 CIDR such as 10.0.0.0/12");
 
@@ -114,7 +117,7 @@ export const StackConfigSchema = z.strictObject({
   /** Keyed by GCP region name, so adding a region never renames another region's resources. */
   regions: z.record(z.string(), RegionSchema).refine((r) => Object.keys(r).length > 0, "at least one region"),
   /** @default "e2-standard-2" */
-  machineType: z.string().regex(/^[a-z0-9]+-[a-z0-9-]+$/, "a machine type such as e2-standard-2").default("e2-standard-2"),
+  machineType: machineType.default("e2-standard-2"),
   /** Boot image; must support Shielded VM. @default "debian-cloud/debian-12" */
   image: z.enum(["debian-cloud/debian-12"]).default("debian-cloud/debian-12"),
   /** @default 20 */
@@ -167,6 +170,15 @@ export const StackConfigSchema = z.strictObject({
       backupStartTime: z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "UTC time as HH:MM").default("03:00"),
       /** @default true */
       deletionProtection: z.boolean().default(true),
+    })
+    .prefault({}),
+  /** hybrid only: Kong's control planes, a group in the database's primary region. */
+  controlPlanes: z
+    .strictObject({
+      /** VMs of the group, spread over the region's zones; two, so one zone's loss keeps one. @default 2 */
+      size: z.number().int().min(2, "at least 2, in two zones: one control plane is a single point of failure for changes").max(10).default(2),
+      /** They run Kong alone: no service, no build. @default "e2-medium" */
+      machineType: machineType.default("e2-medium"),
     })
     .prefault({}),
   loadBalancer: z

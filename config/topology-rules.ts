@@ -9,8 +9,9 @@ import type { RegionPlan } from "./stack-config";
 /**
  * Settings only some topologies accept; a stack of any other topology that sets one is rejected.
  * `database`: Kong keeps its entities in the stack's Cloud SQL, which validation then resolves.
+ * `controlPlanes`: hybrid's control-plane group.
  */
-export type TopologyOption = "database" | "entryService" | "regions.routePrefix";
+export type TopologyOption = "database" | "controlPlanes" | "entryService" | "regions.routePrefix";
 
 /** A tier of each region: the part its names add (none for a region's one tier), and the setting blamed when a name is too long. */
 export interface TierOfRegion {

@@ -64,7 +64,7 @@ function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, projec
   checkServiceValues(parsed, err);
   const entryService = checkTopology(parsed, raw, regions, topologies, err);
   checkNames(parsed, regions, rules, err);
-  checkMachine(parsed, err);
+  checkMachine(parsed, rules, err);
   const database = rules.options.includes("database") ? resolveDatabase(parsed, err) : undefined;
   checkCapacity(parsed, regions, database, rules, err);
   checkMessengerNeeds(parsed, err);
@@ -91,6 +91,7 @@ function checkTopology(parsed: ParsedStackConfig, raw: Record<string, unknown>, 
     err(path, `applies to the ${listed(accepting)} topolog${accepting.length > 1 ? "ies" : "y"} only; this stack's topology is ${topology}`);
   };
   if (raw.database !== undefined) unless("database", ["database"]);
+  if (raw.controlPlanes !== undefined) unless("controlPlanes", ["controlPlanes"]);
   if (parsed.entryService !== undefined) unless("entryService", ["entryService"]);
   Object.entries(parsed.regions).forEach(([name, r]) => r.routePrefix !== undefined && unless("regions.routePrefix", ["regions", name, "routePrefix"]));
   rules.check(parsed, regions, err);

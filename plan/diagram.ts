@@ -31,6 +31,7 @@ function appDatabase(script: string, service: string): string | undefined {
 /** How Kong on a gateway VM keeps its config, from what the boot script writes and runs. */
 function kongOnVm(script: string): string {
   const conf = filesWrittenBy(script)["/etc/kong/kong.conf"] ?? "";
+  if (kongConfValue(conf, "role") === "data_plane") return "data-plane";
   if (kongConfValue(conf, "database") === "off") return "declarative";
   return kongConfValue(conf, "pg_host") === "127.0.0.1" ? "local-postgres" : "shared";
 }
@@ -101,6 +102,7 @@ export function architectureDot(resources: RecordedResource[]): string {
     lines.push(`    label=${quote(`${region} (${zones} zones)`)}; style="rounded"; color="#4285f4";`);
     const edges: string[] = [];
     let kongNode = "";
+    let onDatabase = false;
     const serviceNodes: { node: string; entry: boolean }[] = [];
     for (const { name, role, script, loadBalanced, group, serviceAccount } of inRegion) {
       const scaling = autoscalers.get(name);
@@ -109,8 +111,13 @@ export function architectureDot(resources: RecordedResource[]): string {
       if (role === "gateway") {
         kongNode = node;
         const mode = kongOnVm(script);
-        const kongLabel = { shared: "Kong on every VM", "local-postgres": "Kong on every VM", declarative: "Kong (DB-less) on every VM" }[mode];
+        const kongLabel = { shared: "Kong on every VM", "local-postgres": "Kong on every VM", declarative: "Kong (DB-less) on every VM", "data-plane": "Kong data plane on every VM" }[mode]!;
         lines.push(`    ${node} [label=${quote(`${kongLabel}\n${size}`)}, fillcolor="#e6f4ea"];`);
+        onDatabase = mode === "shared";
+        if (mode === "data-plane") {
+          const endpoint = kongConfValue(filesWrittenBy(script)["/etc/kong/kong.conf"], "cluster_control_plane");
+          edges.push(`  ${node} -> control_planes [label=${quote(`config over mTLS\n${endpoint}`)}];`);
+        }
         if (mode === "local-postgres") {
           lines.push(`    ${node}_postgres [label=${quote("PostgreSQL on every VM\nKong's own database")}, shape=cylinder, fillcolor="#fce8e6"];`);
           edges.push(`  ${node} -> ${node}_postgres [style=dashed, label="127.0.0.1:5432"];`);
@@ -126,7 +133,11 @@ export function architectureDot(resources: RecordedResource[]): string {
         }
       } else if (role === "kong-tier") {
         kongNode = node;
+        onDatabase = true;
         lines.push(`    ${node} [label=${quote(`Kong tier\n${size}, internal LB`)}, fillcolor="#e6f4ea"];`);
+      } else if (role === "control-plane") {
+        lines.push(`    control_planes [label=${quote(`Kong control planes\n${size}, Admin API on loopback\ninternal passthrough LB, global access`)}, fillcolor="#e6f4ea"];`);
+        edges.push('  control_planes -> db_primary [style=dashed, label="pg_host"];');
       } else {
         serviceNodes.push({ node, entry: loadBalanced });
         lines.push(`    ${node} [label=${quote(`${serviceNames(script).join(", ")} tier\n${size}, internal LB`)}];`);
@@ -139,7 +150,7 @@ export function architectureDot(resources: RecordedResource[]): string {
     for (const { node, entry } of serviceNodes) {
       edges.push(entry ? `  ${node} -> ${kongNode} [label="calls its region's Kong"];` : `  ${kongNode} -> ${node} [label="regional routes"];`);
     }
-    if (kongNode && primary) edges.push(`  ${kongNode} -> db_primary [style=dashed, label="pg_host"];`);
+    if (kongNode && onDatabase && primary) edges.push(`  ${kongNode} -> db_primary [style=dashed, label="pg_host"];`);
     lines.push(...edges);
   }
 

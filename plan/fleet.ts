@@ -35,7 +35,11 @@ export function fleets(resources: RecordedResource[]): Fleet[] {
   );
   return inputsOfType(resources, "RegionInstanceGroupManager")
     .map((group) => {
-      const template = templates.find((t) => String(group.versions?.[0]?.instanceTemplate ?? "").includes(`/${t.namePrefix}`));
+      // The longest prefix: `geo-us-central1-cp-…` starts with `geo-us-central1-` too.
+      const link = String(group.versions?.[0]?.instanceTemplate ?? "");
+      const template = templates
+        .filter((t) => link.includes(`/${t.namePrefix}`))
+        .sort((a, b) => b.namePrefix.length - a.namePrefix.length)[0];
       const script: string = template?.metadataStartupScript ?? "";
       return {
         name: group.name,

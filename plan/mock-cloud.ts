@@ -35,6 +35,14 @@ function autoName(logicalName: string): string {
  */
 export const mockCloudSqlCa = readFileSync(join(__dirname, "mock-cloud-sql-ca.pem"), "utf8");
 
+/**
+ * Kong's cluster certificate and key as every mock tls resource reports them: a real pair made as
+ * `kong hybrid gen_cert` makes one (EC P-384, CN=kong_clustering, 1095 days), so the VM harness's
+ * control and data planes handshake with what the program hands its VMs. A test key, nowhere else used.
+ */
+export const mockKongClusterCertificate = readFileSync(join(__dirname, "mock-kong-cluster.crt"), "utf8");
+export const mockKongClusterKey = readFileSync(join(__dirname, "mock-kong-cluster.key"), "utf8");
+
 /** The private address the mock gives an auto-named Cloud SQL instance (the VM harness serves PostgreSQL there). */
 export function mockDatabaseAddress(logicalName: string): string {
   return privateAddress("10.64", autoName(logicalName));
@@ -93,6 +101,12 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "gcp:certificatemanager/certificate:Certificate":
       // Until its DNS authorization record exists, and for minutes after.
       state.managed = { ...(inputs.managed as object), state: "PROVISIONING" };
+      break;
+    case "tls:index/privateKey:PrivateKey":
+      state.privateKeyPem = mockKongClusterKey;
+      break;
+    case "tls:index/selfSignedCert:SelfSignedCert":
+      state.certPem = mockKongClusterCertificate;
       break;
     case "command:local:Command":
       state.stdout = "";

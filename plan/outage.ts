@@ -94,9 +94,9 @@ export function outageReport(resources: RecordedResource[], lostRegion: string):
   }
   // Writes (and `kong migrations list`) go to the primary. Only the replica's own region reads
   // from it, so losing it loses nothing its region's loss did not. A gateway with a fallback
-  // config starts without its database.
+  // config starts without its database (hybrid's control planes do not: they are the primary's region's).
   const primaryUp = !primary || alive(primary.region);
-  const startsWithoutDatabase = groups.filter((g) => g.role !== "service-tier").every((g) => filesWrittenBy(g.script)[fallbackConfigPath] !== undefined);
+  const startsWithoutDatabase = groups.filter((g) => g.role === "gateway" || g.role === "kong-tier").every((g) => filesWrittenBy(g.script)[fallbackConfigPath] !== undefined);
   return { lostRegion, routes, configChanges: primaryUp, newVms: primaryUp || startsWithoutDatabase };
 }
 

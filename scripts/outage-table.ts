@@ -11,6 +11,7 @@ export const exampleStacks: Record<string, string> = {
   "shared-db": "us-multi",
   standalone: "us-standalone",
   dbless: "us-dbless",
+  hybrid: "us-hybrid",
 };
 
 async function main() {

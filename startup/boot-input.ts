@@ -14,7 +14,24 @@ export type KongMode =
   /** Kong with its own PostgreSQL on the VM (sidecar): migrates and writes its entities itself. */
   | { kind: "local-db"; adminRequests: string }
   /** Kong without a database, from a declarative config file. */
-  | { kind: "dbless"; declarativeConfig: string };
+  | { kind: "dbless"; declarativeConfig: string }
+  /**
+   * Hybrid's control plane: Kong on the shared Cloud SQL once the migrator has brought the schema
+   * up to date, serving the configuration to data planes; no proxy, no services.
+   */
+  | { kind: "control-plane"; passwordSecret: string; databaseCa: string }
+  /**
+   * Hybrid's data plane: no database; the configuration the control planes push, kept in LMDB, or
+   * on a disk that has none yet, `fallbackConfig` (the stack's entities as a declarative config).
+   */
+  | { kind: "data-plane"; fallbackConfig: string };
+
+/** Hybrid mode's shared certificate: the PEM itself, and the secret that holds its key. */
+export interface KongClusterFiles {
+  certificate: string;
+  /** `projects/…/secrets/…` */
+  keySecret: string;
+}
 
 /** An apt repository of Kong's packages and the key that signs it. */
 export interface KongPackageRepository {
@@ -26,6 +43,8 @@ export interface KongPackageRepository {
 
 export interface KongOnVm {
   mode: KongMode;
+  /** Hybrid's control planes, data planes and its migrator (a control plane, so its writes reach the data planes). */
+  cluster?: KongClusterFiles;
   version: string;
   packageRepository: KongPackageRepository;
   conf: string;

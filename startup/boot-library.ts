@@ -212,6 +212,13 @@ wait_for_migrations() {
 `;
 
 /**
+ * Kong's unit DB-less from the fallback declarative config, through a drop-in in /run that a
+ * reboot forgets, so every boot decides anew: the lines that write it, indented by \`indent\`.
+ */
+const useFallbackConfig = (dropIn: string, fallbackConfig: string, indent: string) => `${indent}mkdir -p "$ROOT${dropIn.slice(0, dropIn.lastIndexOf("/"))}"
+${indent}printf '[Service]\nEnvironment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=%s\n' ${fallbackConfig} >"$ROOT${dropIn}"`;
+
+/**
  * A gateway that can start without its database: Kong on the database when it answers within the
  * grace period, else DB-less from the fallback declarative config (the same entities), through a
  * drop-in in /run that a reboot forgets, so every boot decides anew.
@@ -225,11 +232,43 @@ choose_kong_database() {
     rm -f "$ROOT${dropIn}"
   else
     log "starting Kong without its database, from ${fallbackConfig}; it goes back onto the database once that answers"
-    mkdir -p "$ROOT${dropIn.slice(0, dropIn.lastIndexOf("/"))}"
-    printf '[Service]\nEnvironment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=%s\n' ${fallbackConfig} >"$ROOT${dropIn}"
+${useFallbackConfig(dropIn, fallbackConfig, "    ")}
     on_fallback=1
   fi
   systemctl daemon-reload
+}
+`;
+
+/**
+ * A data plane serves what the control planes last pushed, which Kong keeps in LMDB on the boot
+ * disk and loads at start unless \`declarative_config\` is set (Kong 3.9.1 kong/init.lua: "found
+ * persisted lmdb config, loading..."). A new VM's disk has none: it starts from the fallback config
+ * (the stack's entities) until a control plane pushes, instead of answering 404 to everything.
+ */
+export const dataPlaneFunctions = (dropIn: string, fallbackConfig: string, lmdb: string) => `
+choose_data_plane_config() {
+  if [[ -e "$ROOT${lmdb}/data.mdb" ]]; then
+    rm -f "$ROOT${dropIn}"
+    log "starting from the configuration the control planes last pushed (${lmdb})"
+  else
+    log "no configuration from the control planes on this disk yet: starting from ${fallbackConfig} until they push"
+${useFallbackConfig(dropIn, fallbackConfig, "    ")}
+  fi
+  systemctl daemon-reload
+}
+`;
+
+/**
+ * Hybrid's cluster key, kept in Secret Manager base64-encoded (a PEM's newlines are control
+ * characters, which secret_env_line refuses): decoded into a root-only file.
+ */
+export const clusterKeyFunctions = `
+# write_cluster_key PATH RESOURCE
+write_cluster_key() {
+  local line key
+  line=$(secret_env_line CLUSTER_KEY "$2")
+  key=$(jq -rR 'sub("^CLUSTER_KEY="; "") | fromjson | @base64d' <<<"$line")
+  write_file "$1" 0600 <<<"$key"
 }
 `;
 

@@ -4,7 +4,7 @@
  * root-only env file.
  */
 import { googleFrontEndRanges } from "../config/google-ranges";
-import { KongListenerPorts, kongListeners } from "../config/vm-contract";
+import { KongListenerPorts, kongListeners, KongRole } from "../config/vm-contract";
 
 /** The variable of /etc/kong/kong.env that holds Kong's database password. */
 export const kongPasswordVariable = "GEO_KONG_PG_PASSWORD";
@@ -33,6 +33,10 @@ export const kongAccessLog = "syslog:server=unix:/dev/log,nohostname,tag=kong_ac
  * load balancer's fixed 600 s, as Google's external Application Load Balancer docs ask.
  */
 export const loadBalancerKeepaliveSec = 620;
+
+/** Hybrid mode's shared certificate (public) and its key (root-only, from Secret Manager). */
+export const kongClusterCertPath = "/etc/kong/cluster.crt";
+export const kongClusterKeyPath = "/etc/kong/cluster.key";
 
 /** The Cloud SQL primary's server CA, which Kong verifies the database's certificate against. */
 export const kongDatabaseCaPath = "/etc/kong/cloud-sql-ca.pem";
@@ -64,11 +68,20 @@ export interface KongConfInput extends KongListenerPorts {
   database?: KongDatabaseEndpoint;
   /** DB-less only: path of the declarative config file. */
   declarativeConfigPath?: string;
+  /** Hybrid mode; undefined for a traditional node. */
+  cluster?: KongClusterRole;
 }
 
+/** A node of Kong's hybrid mode, with the shared certificate (kongClusterCertPath). */
+export type KongClusterRole =
+  | { role: "control_plane" }
+  /** `controlPlane`: host:port of the control planes' load balancer. */
+  | { role: "data_plane"; controlPlane: string };
+
 export function kongConfSettings(input: KongConfInput): [string, string][] {
+  const role: KongRole = input.cluster?.role ?? "traditional";
   const settings: [string, string][] = [
-    ...kongListeners(input),
+    ...kongListeners(input, role),
     ["proxy_access_log", kongAccessLog],
     ["proxy_error_log", kongErrorLog],
     ["admin_access_log", kongAccessLog],
@@ -88,6 +101,16 @@ export function kongConfSettings(input: KongConfInput): [string, string][] {
     ["real_ip_recursive", "on"],
     ["anonymous_reports", "off"],
   ];
+  if (input.cluster) {
+    settings.push(
+      ["role", input.cluster.role],
+      // Kong's default, said outright: the data plane's client certificate must be this one (clustering/tls.lua).
+      ["cluster_mtls", "shared"],
+      ["cluster_cert", kongClusterCertPath],
+      ["cluster_cert_key", kongClusterKeyPath],
+      ...(input.cluster.role === "data_plane" ? ([["cluster_control_plane", input.cluster.controlPlane]] as [string, string][]) : []),
+    );
+  }
   if (input.database) {
     settings.push(
       ["database", "postgres"],

@@ -7,6 +7,8 @@ import { kongConfPath, kongEnvPath } from "./systemd";
 
 /** The same entities as the database's, as a declarative config. */
 export const fallbackConfigPath = "/etc/kong/fallback.yaml";
+/** Where Kong keeps a DB-less node's configuration: `lmdb_environment_path` under its prefix (kong_defaults.lua). */
+export const kongLmdbPath = "/usr/local/kong/dbless.lmdb";
 /** Turns Kong's unit DB-less; in /run, so a reboot starts without it. */
 export const fallbackDropIn = "/run/systemd/system/kong.service.d/geo-api-layer-fallback.conf";
 export const databaseReturnScriptPath = "/usr/local/lib/geo-api-layer/kong-database-return";

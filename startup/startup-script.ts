@@ -4,13 +4,15 @@
  * rewritten only when their content changes, Kong's entities are upserted by name.
  */
 import { createHash } from "crypto";
-import { kongDatabaseCaPath, kongPasswordVariable } from "./kong-conf";
+import { kongClusterCertPath, kongClusterKeyPath, kongDatabaseCaPath, kongPasswordVariable } from "./kong-conf";
 import { secretResourceName } from "../config/naming";
 import type { ServiceConfig } from "../config/schema";
 import { kongHealthPath } from "./kong-entities";
-import { fallbackConfigPath, fallbackDropIn, renderDatabaseReturnScript, renderDatabaseReturnUnit, databaseReturnScriptPath, databaseReturnUnit } from "./kong-fallback";
+import { fallbackConfigPath, fallbackDropIn, kongLmdbPath, renderDatabaseReturnScript, renderDatabaseReturnUnit, databaseReturnScriptPath, databaseReturnUnit } from "./kong-fallback";
 import {
   commonFunctions,
+  clusterKeyFunctions,
+  dataPlaneFunctions,
   fallbackFunctions,
   kongCliFunctions,
   kongEntityFunctions,
@@ -96,7 +98,14 @@ function configSteps(input: StartupScriptInput): string {
               withHeredoc(`write_file ${kongDatabaseCaPath} 0644`, kong.mode.databaseCa),
             ]
           : []),
+        ...(kong.cluster
+          ? [
+              withHeredoc(`write_file ${kongClusterCertPath} 0644`, kong.cluster.certificate),
+              `write_cluster_key ${kongClusterKeyPath} ${shellWord(latestVersion(kong.cluster.keySecret))}`,
+            ]
+          : []),
         ...(kong.mode.kind === "dbless" ? [withHeredoc(`write_file ${declarativeConfigPath} 0644`, kong.mode.declarativeConfig)] : []),
+        ...(kong.mode.kind === "data-plane" ? [withHeredoc(`write_file ${fallbackConfigPath} 0644`, kong.mode.fallbackConfig)] : []),
         ...(kong.mode.kind === "shared-db" && kong.mode.fallbackConfig
           ? [
               withHeredoc(`write_file ${fallbackConfigPath} 0644`, kong.mode.fallbackConfig),
@@ -105,7 +114,7 @@ function configSteps(input: StartupScriptInput): string {
             ]
           : []),
         ..."adminRequests" in kong.mode ? [withHeredoc("write_file /etc/kong/admin-requests.tsv 0644", kong.mode.adminRequests)] : [],
-        withHeredoc("write_unit kong.service", renderKongUnit({ passwordFile: kong.mode.kind !== "dbless", localDatabase: kong.mode.kind === "local-db" })),
+        withHeredoc("write_unit kong.service", renderKongUnit({ passwordFile: hasKongEnv(kong), localDatabase: kong.mode.kind === "local-db" })),
       ]
     : [];
   const serviceFiles = input.services.flatMap((configured) => {
@@ -134,16 +143,24 @@ function configSteps(input: StartupScriptInput): string {
   ].join("\n");
 }
 
+/** Kong reads the root-only env file: every mode but those without a database password. */
+function hasKongEnv(kong: KongOnVm): boolean {
+  return kong.mode.kind !== "dbless" && kong.mode.kind !== "data-plane";
+}
+
 function functionsFor(input: StartupScriptInput): string[] {
   const mode = input.kong?.mode.kind;
-  const needsSecrets = mode === "shared-db" || mode === "migrator" || input.services.some((s) => Object.keys(s.secretEnv).length);
+  const onSharedDatabase = mode === "shared-db" || mode === "control-plane";
+  const needsSecrets = onSharedDatabase || mode === "migrator" || input.kong?.cluster !== undefined || input.services.some((s) => Object.keys(s.secretEnv).length);
   return [
     commonFunctions,
     ...(needsSecrets ? [secretFunctions] : []),
-    ...(mode === "shared-db" || mode === "migrator" || mode === "local-db" ? [kongCliFunctions] : []),
+    ...(input.kong?.cluster ? [clusterKeyFunctions] : []),
+    ...(onSharedDatabase || mode === "migrator" || mode === "local-db" ? [kongCliFunctions] : []),
     ...(mode === "migrator" || mode === "local-db" ? [migrationFunctions, kongEntityFunctions(input.kong!.adminPort)] : []),
-    ...(mode === "shared-db" ? [waitForMigrationsFunctions] : []),
+    ...(onSharedDatabase ? [waitForMigrationsFunctions] : []),
     ...(hasFallback(input) ? [fallbackFunctions(fallbackDropIn, fallbackConfigPath)] : []),
+    ...(mode === "data-plane" ? [dataPlaneFunctions(fallbackDropIn, fallbackConfigPath, kongLmdbPath)] : []),
     ...(mode === "local-db" ? [localDatabaseFunctions] : []),
   ];
 }
@@ -187,6 +204,9 @@ function mainSteps(input: StartupScriptInput): string {
     // The load balancer sees Kong only once the entities are written and routed.
     "local-db": ["prepare_local_database", "run_migrations finish-now", ...services, 'systemctl "$action" kong.service', kongReady, "apply_kong_entities", kongServing],
     dbless: [...services, ...startKong],
+    // Ready once its database answers (kong/status/ready.lua): it proxies nothing.
+    "control-plane": ["wait_for_migrations", 'systemctl "$action" kong.service', kongReady],
+    "data-plane": [...services, "choose_data_plane_config", ...startKong],
     none: services,
   };
   const mode = kong?.mode.kind ?? "none";

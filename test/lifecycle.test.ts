@@ -8,6 +8,7 @@ import { toPlanDocument } from "../plan/document";
 import type { Recording } from "../plan/record";
 import { exampleStacks } from "../scripts/outage-table";
 import { inputs, ofType, recordStack } from "./support/stack";
+import { onCloudSql } from "./support/topologies";
 
 const stacks: Record<string, Recording> = {};
 beforeAll(async () => {
@@ -24,7 +25,7 @@ describe.each(Object.entries(exampleStacks))("the %s example stack (%s)", (topol
       // terraform-provider-google's sql_database_instance docs: ignore disk_size changes with disk_autoresize.
       expect([instance.name, instance.options?.ignoreChanges]).toEqual([instance.name, expect.arrayContaining(["settings.diskSize"])]);
     }
-    expect(instances.length).toBe(topology === "shared-db" || topology === "standalone" ? 2 : 0);
+    expect(instances.length).toBe(onCloudSql(topology) ? 2 : 0);
   });
 
   it("leaves every API on at `pulumi destroy`: other workloads of the project use them too", () => {
@@ -42,6 +43,6 @@ describe.each(Object.entries(exampleStacks))("the %s example stack (%s)", (topol
     const fixedName = replaced.filter(({ urn }) => inputs(after.get(urn)!).name !== undefined && inputs(after.get(urn)!).name === inputs(before.get(urn)!).name);
     // Google refuses a second resource with the name; Pulumi creates the replacement first unless told.
     for (const { urn } of fixedName) expect([urn, after.get(urn)!.options?.deleteBeforeReplace]).toEqual([urn, true]);
-    expect(fixedName.length).toBe(topology === "shared-db" || topology === "standalone" ? 1 : 0);
+    expect(fixedName.length).toBe(onCloudSql(topology) ? 1 : 0);
   });
 });

@@ -302,7 +302,7 @@ describe("npm run plan", () => {
   it("names the stacks that exist for an unknown one, and fails on a missing --diff file before planning", () => {
     const unknown = spawned("--stack", "us-mult");
     expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown stack "us-mult": no Pulumi.us-mult.yaml beside Pulumi.yaml; stacks here: us-dbless, us-multi, us-sidecar, us-standalone');
+    expect(unknown.stderr).toContain('unknown stack "us-mult": no Pulumi.us-mult.yaml beside Pulumi.yaml; stacks here: us-dbless, us-hybrid, us-multi, us-sidecar, us-standalone');
     const missing = spawned("--out", join(out, "never"), "--diff", join(out, "no-such-plan.json"));
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain("no-such-plan.json: no such file");

@@ -7,6 +7,7 @@ import { filesWrittenBy } from "../startup/startup-script";
 import { exampleStacks } from "../scripts/outage-table";
 import { inputs, ofType, one, projectDir, recordStack } from "./support/stack";
 import { checkFile } from "./support/tools";
+import { onCloudSql } from "./support/topologies";
 
 const stacks: Record<string, Recording> = {};
 
@@ -91,7 +92,7 @@ describe.each(Object.keys(exampleStacks))("the %s example stack", (topology) => 
       expect(inputs(replica).replicaConfiguration).toBeUndefined();
     }
     for (const connection of ofType(recording, "gcp:servicenetworking/connection:Connection")) expect(inputs(connection).deletionPolicy).toBe("ABANDON");
-    const usesCloudSql = ["shared-db", "standalone"].includes(topology);
+    const usesCloudSql = onCloudSql(topology);
     expect(ofType(recording, "gcp:servicenetworking/connection:Connection")).toHaveLength(usesCloudSql ? 1 : 0);
   });
 

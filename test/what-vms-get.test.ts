@@ -56,8 +56,8 @@ describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example 
   it("verifies Cloud SQL's certificate against the primary's server CA, which the boot script writes", () => {
     const primary = ofType(stacks[topology], "gcp:sql/databaseInstance:DatabaseInstance").find((d) => !inputs(d).masterInstanceName);
     const onCloudSql = vmsOf(stacks[topology]).filter((v) => kongConfValue(v.files[kongConfPath] ?? "", "pg_ssl") === "on");
-    // Three gateways or Kong tiers and the migrator.
-    expect(onCloudSql.length).toBe(topology === "shared-db" || topology === "standalone" ? 4 : 0);
+    // Three gateways or Kong tiers and the migrator; hybrid's control planes and the migrator, never its data planes.
+    expect(onCloudSql.length).toBe({ "shared-db": 4, standalone: 4, hybrid: 2 }[topology] ?? 0);
     for (const vm of onCloudSql) {
       const conf = vm.files[kongConfPath];
       expect([vm.name, kongConfValue(conf, "pg_ssl_verify"), kongConfValue(conf, "lua_ssl_trusted_certificate")]).toEqual([vm.name, "on", `system,${kongDatabaseCaPath}`]);
@@ -67,9 +67,17 @@ describe.each(Object.keys(exampleStacks))("every VM with Kong in the %s example 
     }
   });
 
-  it("keeps Kong's Admin and status APIs on loopback: the boot script alone talks to them", () => {
+  it("keeps Kong's Admin and status APIs on loopback: the boot script alone talks to them (a control plane's status API: Google's checkers too)", () => {
     for (const { vm, conf } of kongConfs(stacks[topology])) {
-      for (const key of ["admin_listen", "status_listen"]) expect([vm, key, kongConfValue(conf, key)]).toEqual([vm, key, expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+      expect([vm, kongConfValue(conf, "admin_listen")]).toEqual([vm, expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+      const status = kongConfValue(conf, "status_listen")!;
+      if (kongConfValue(conf, "role") !== "control_plane") expect([vm, status]).toEqual([vm, expect.stringMatching(/^127\.0\.0\.1:\d+$/)]);
+      else {
+        // Every address, for the internal load balancer's checks: only Google's checkers may reach it.
+        const port = status.split(":")[1];
+        const rules = ofType(stacks[topology], "gcp:compute/firewall:Firewall").map(inputs).filter((f) => f.allows.some((a: Inputs) => a.ports?.includes(port)));
+        expect([vm, status, rules.map((r) => r.sourceRanges)]).toEqual([vm, `0.0.0.0:${port}`, [["35.191.0.0/16", "130.211.0.0/22"]]]);
+      }
     }
   });
 

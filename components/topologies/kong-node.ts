@@ -1,7 +1,7 @@
 /** What every Kong node shares, whatever its topology: its health check, named port and kong.conf. */
 import type { StackConfig } from "../../config/stack-config";
 import { kongAdminPort } from "../../config/vm-contract";
-import { KongDatabaseEndpoint, kongTrustedIps, renderKongConf } from "../../startup/kong-conf";
+import { KongClusterRole, KongDatabaseEndpoint, kongTrustedIps, renderKongConf } from "../../startup/kong-conf";
 import { kongHealthPath } from "../../startup/kong-entities";
 import type { HealthCheckTarget } from "./contract";
 
@@ -18,12 +18,12 @@ export function kongHealth(proxyPort: number): HealthCheckTarget {
   return { port: proxyPort, path: kongHealthPath };
 }
 
-/** Where Kong's configuration comes from: a PostgreSQL, or (DB-less) a declarative file. */
+/** Where Kong's configuration comes from: a PostgreSQL, or (DB-less) a declarative file; a data plane has neither. */
 export type KongStore = { database: KongDatabaseEndpoint } | { declarativeConfigPath: string };
 
-/** kong.conf of a node; `loadBalancerAddress` is the global load balancer's. */
-export function kongConfFor(config: StackConfig, loadBalancerAddress: string, store: KongStore): string {
-  return renderKongConf({ ...config.kong, adminPort: kongAdminPort, trustedIps: kongTrustedIps(loadBalancerAddress), ...store });
+/** kong.conf of a node; `loadBalancerAddress` is the global load balancer's; `cluster` for hybrid's nodes. */
+export function kongConfFor(config: StackConfig, loadBalancerAddress: string, store: KongStore | {}, cluster?: KongClusterRole): string {
+  return renderKongConf({ ...config.kong, adminPort: kongAdminPort, trustedIps: kongTrustedIps(loadBalancerAddress), ...store, cluster });
 }
 
 /** The stack's subnets, whose callers Kong's internal routes admit. */

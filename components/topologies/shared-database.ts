@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { secretResourceName } from "../../config/naming";
 import type { ServiceConfig } from "../../config/schema";
+import type { KongClusterFiles } from "../../startup/boot-input";
 import { KongDatabase } from "../kong-database";
 import { KongMigrator } from "../kong-migrator";
 import { resourceLabels } from "../labels";
@@ -21,12 +22,20 @@ export interface SharedKongDatabase {
    * boot, it starts DB-less from `fallbackConfig` (the same entities as a declarative config).
    */
   nodeScript(role: string, region: string, services: ServiceConfig[], kongUrl: string, fallbackConfig: pulumi.Input<string>): pulumi.Output<string>;
+  /** The boot script of hybrid's control plane (sharedKongDatabase with `cluster`). */
+  controlPlaneScript(region: string): pulumi.Output<string>;
   /** The migrator, which writes `adminRequests` (renderAdminRequests) into the database. */
   migrate(adminRequests: pulumi.Input<string>): Rollout;
   outputs: { connectionName: pulumi.Output<string>; passwordSecret: pulumi.Output<string> };
 }
 
-export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
+/**
+ * @param cluster hybrid's certificate: every node on the database is then a control plane, the
+ * migrator too, so its writes reach the data planes (a control plane's write broadcasts
+ * `clustering:push_config` to the others through the database: Kong 3.9.1 kong/clustering/events.lua;
+ * a traditional node's would not).
+ */
+export function sharedKongDatabase(context: FleetContext, cluster?: pulumi.Output<KongClusterFiles>): SharedKongDatabase {
   const { name, parent, config, network } = context;
   // Validation resolves `database` for every topology whose rules accept it.
   const settings = config.database!;
@@ -47,8 +56,8 @@ export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
   // Every node reads the primary, the replica's region's too (startup/kong-conf.ts: no pg_ro_host).
   const conf = pulumi
     .all([context.loadBalancerAddress, database.host])
-    .apply(([address, host]) => kongConfFor(config, address, { database: { host, verifiedTls: true } }));
-  const onDatabase = pulumi.all([conf, passwordSecretId, database.serverCa]);
+    .apply(([address, host]) => kongConfFor(config, address, { database: { host, verifiedTls: true } }, cluster && { role: "control_plane" }));
+  const onDatabase = pulumi.all([conf, passwordSecretId, database.serverCa, cluster]);
   return {
     passwordSecretId,
     nodeScript: (role, region, services, kongUrl, fallbackConfig) =>
@@ -57,6 +66,10 @@ export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
         .apply(([[conf, passwordSecret, databaseCa], fallbackConfig]) =>
           renderVmScript(config, role, region, services, kongUrl, { conf, mode: { kind: "shared-db", passwordSecret, databaseCa, fallbackConfig } }),
         ),
+    controlPlaneScript: (region) =>
+      onDatabase.apply(([conf, passwordSecret, databaseCa, cluster]) =>
+        renderVmScript(config, "control-plane", region, [], "", { conf, cluster, mode: { kind: "control-plane", passwordSecret, databaseCa } }),
+      ),
     migrate: (adminRequests) => {
       const migrator = new KongMigrator(
         `${name}-migrator`,
@@ -68,10 +81,10 @@ export function sharedKongDatabase(context: FleetContext): SharedKongDatabase {
           subnetwork: network.subnets[settings.region].selfLink,
           startupScript: pulumi
             .all([onDatabase, adminRequests])
-            .apply(([[conf, passwordSecret, databaseCa], requests]) =>
-              renderVmScript(config, "migrator", settings.region, [], "", { conf, mode: { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests } }),
+            .apply(([[conf, passwordSecret, databaseCa, cluster], requests]) =>
+              renderVmScript(config, "migrator", settings.region, [], "", { conf, cluster, mode: { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests } }),
             ),
-          passwordSecretId,
+          secretIds: [passwordSecretId, ...(cluster ? [cluster.keySecret] : [])],
           labels: resourceLabels(stack, "kong-migrator"),
           apis: network.apis,
         },

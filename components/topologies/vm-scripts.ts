@@ -10,7 +10,7 @@ import { firstBootBudgetSec, renderStartupScript } from "../../startup/startup-s
 const debianCodenames: Record<StackConfig["image"], string> = { "debian-cloud/debian-12": "bookworm" };
 
 /** Kong on a VM: how it gets its configuration, and its kong.conf; the rest is the stack's. */
-export type KongOnVm = Pick<KongInBootScript, "mode" | "conf">;
+export type KongOnVm = Pick<KongInBootScript, "mode" | "conf" | "cluster">;
 
 /**
  * @param role what the VM is, in logs: `gateway`, `migrator`, `kong-tier`, `service-tier`

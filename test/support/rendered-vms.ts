@@ -1,7 +1,8 @@
 /** The VMs of a recorded plan as the program renders them: what each one's boot script writes. */
 import type { Recording } from "../../plan/record";
 import { fleets, inputsOfType } from "../../plan/fleet";
-import { kongConfValue } from "../../startup/kong-conf";
+import { mockKongClusterKey } from "../../plan/mock-cloud";
+import { kongClusterKeyPath, kongConfValue } from "../../startup/kong-conf";
 import { entitiesFromAdminRequests, renderDeclarativeConfig } from "../../startup/kong-entities";
 import { fallbackConfigPath, fallbackDropIn } from "../../startup/kong-fallback";
 import { filesWrittenBy, roleOf } from "../../startup/startup-script";
@@ -23,11 +24,21 @@ export function vmsOf(recording: Recording): RenderedVm[] {
     name: m.name as string,
     role: roleOf(m.metadataStartupScript),
     region: String(m.zone).replace(/-[a-z]$/, ""),
-    files: filesWrittenBy(m.metadataStartupScript),
+    files: filesOf(m.metadataStartupScript),
   }));
-  const vms = [...fleets(recording.resources).map((f) => ({ name: f.name, role: f.role, region: f.region, files: filesWrittenBy(f.script) })), ...migrator];
+  const vms = [...fleets(recording.resources).map((f) => ({ name: f.name, role: f.role, region: f.region, files: filesOf(f.script) })), ...migrator];
   if (vms.length < 3) throw new Error(`expected at least three VMs, found ${vms.length}`);
   return vms;
+}
+
+/**
+ * What a boot script writes: its heredocs, and hybrid's cluster key, which it reads from Secret
+ * Manager at boot (the mock's key: plan/mock-cloud.ts).
+ */
+function filesOf(script: string): Record<string, string> {
+  const files = filesWrittenBy(script);
+  if (new RegExp(`^write_cluster_key ${kongClusterKeyPath} `, "m").test(script)) files[kongClusterKeyPath] = mockKongClusterKey;
+  return files;
 }
 
 /** Kong's KONG_* overrides in the fallback drop-in, as systemd hands them to Kong. */
@@ -52,6 +63,6 @@ export function declarativeConfigsOf(vm: RenderedVm): { what: string; yaml: stri
   if (vm.files[fallbackConfigPath]) configs.push({ what: fallbackConfigPath, yaml: vm.files[fallbackConfigPath], env: fallbackEnv(vm.files) });
   const requests = vm.files["/etc/kong/admin-requests.tsv"];
   // Written through the Admin API into the database; parsed offline (database = off) as the same entities.
-  if (requests) configs.push({ what: "the entities it writes through the Admin API", yaml: renderDeclarativeConfig(entitiesFromAdminRequests(requests)), env: { KONG_DATABASE: "off" } });
+  if (requests) configs.push({ what: "the entities it writes through the Admin API", yaml: renderDeclarativeConfig(entitiesFromAdminRequests(requests)), env: { KONG_DATABASE: "off", KONG_ROLE: "traditional" } });
   return configs;
 }

@@ -166,6 +166,39 @@ const noSecretInMetadata: ResourcePolicyRule = {
   },
 };
 
+const noPrivateKeyInMetadata: ResourcePolicyRule = {
+  name: "no-private-key-in-metadata",
+  description: "No private key in instance metadata or boot scripts (hybrid's cluster key comes from Secret Manager at boot)",
+  check({ type, props }) {
+    if (!vmTypes.includes(type)) return [];
+    return vmTexts(props).some((text) => /-----BEGIN (EC |RSA |ENCRYPTED )?PRIVATE KEY-----/.test(text)) ? ["a private key is in the VM's metadata"] : [];
+  },
+};
+
+/** A VM's kong.conf setting, as the boot script writes it (`key = value`). */
+const kongSetting = (props: PolicyResource["props"], key: string) =>
+  vmTexts(props).map((text) => new RegExp(`^${key} = (.*)$`, "m").exec(text)?.[1]).find((v) => v !== undefined);
+
+const dataPlanesOffTheDatabase: StackPolicyRule = {
+  name: "kong-data-planes-off-the-database",
+  description: "Hybrid's data planes hold no database setting and their accounts may not read Kong's database password: no region's traffic depends on the database",
+  checkStack(resources) {
+    // The password's secrets: those a VM reads into Kong's password variable at boot.
+    const passwordSecrets = new Set(
+      resources.filter((r) => vmTypes.includes(r.type)).flatMap((r) => vmTexts(r.props).flatMap((t) => [...t.matchAll(/secret_env_line GEO_KONG_PG_PASSWORD '(projects\/[^/]+\/secrets\/[^/']+)/g)].map((m) => m[1]))),
+    );
+    const dataPlanes = resources.filter((r) => vmTypes.includes(r.type) && kongSetting(r.props, "role") === "data_plane");
+    return dataPlanes.flatMap((resource) => {
+      const account = resource.props.serviceAccount?.email;
+      const database = vmTexts(resource.props).some((t) => /^pg_\w+ = /m.test(t)) ? [{ resource, message: "a data plane's kong.conf names a database" }] : [];
+      const grants = resources
+        .filter((g) => g.type === "gcp:secretmanager/secretIamMember:SecretIamMember" && g.props.member === `serviceAccount:${account}` && passwordSecrets.has(g.props.secretId))
+        .map(() => ({ resource, message: `its account ${account} may read Kong's database password` }));
+      return [...database, ...grants];
+    });
+  },
+};
+
 /** Types whose labels live at `labels`, or at `settings.userLabels` for Cloud SQL. */
 const labelledTypes: Record<string, (props: PolicyResource["props"]) => Record<string, string> | undefined> = {
   "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate": (p) => p.labels,
@@ -281,6 +314,8 @@ export const policyRules: PolicyRule[] = [
   oneKongDatabasePrimary,
   adminApiLoopback,
   noSecretInMetadata,
+  noPrivateKeyInMetadata,
+  dataPlanesOffTheDatabase,
   labelled,
   publicBucket,
   publicReadWithoutList,

@@ -60,6 +60,7 @@ describe.each([
   ["kong-admin-api-on-loopback", template({ metadata: { "user-data": 'KONG_ADMIN_LISTEN="0.0.0.0:8001"' } }), template({ metadata: { "user-data": "KONG_ADMIN_LISTEN=off" } }), "not only on loopback"],
   ["no-secret-in-metadata", template({ metadata: { env: "DB_PASSWORD=hunter2hunter2" } }), template({ metadataStartupScript: 'kong_env=$(secret_env_line KONG_PG_PASSWORD \'projects/p/secrets/s/versions/latest\')' }), "DB_PASSWORD has a literal value"],
   ["no-secret-in-metadata", template({ metadataStartupScript: 'REPORTS="postgres://app:s3cr3t@db:5432/app"\n' }), template({ metadataStartupScript: 'DB_URL="jdbc:postgresql://db:5433/app"\n' }), "REPORTS has a literal value"],
+  ["no-private-key-in-metadata", template({ metadataStartupScript: "write_file /etc/kong/cluster.key 0600 <<'EOF'\n-----BEGIN PRIVATE KEY-----\nMIG2\n" }), template({ metadataStartupScript: "-----BEGIN CERTIFICATE-----\nMIIB\n" }), "a private key is in the VM's metadata"],
   ["labelled-with-stack-and-component", template({ labels: { stack: "s" } }), template({}), "labels lack component"],
   ["bucket-readable-by-everyone", bucketGrant("allUsers"), bucketGrant("serviceAccount:vm@p.iam.gserviceaccount.com"), "allUsers has roles/storage.legacyObjectReader on bucket pictures-geo-p (geo-api-layer:pictures.publicRead)"],
   ["public-read-without-list", bucketGrant("allUsers", "roles/storage.objectViewer"), bucketGrant("allUsers"), "allUsers has roles/storage.objectViewer; public read must be roles/storage.legacyObjectReader"],
@@ -99,6 +100,19 @@ describe("every example stack", () => {
     const recording = await recordStack("us-multi");
     const advisories = checkPolicies(recording.resources.map(policyResource), "advisory");
     expect(advisories.map((a) => [a.rule, a.resource])).toEqual([["bucket-readable-by-everyone", "gcp:storage/bucketIAMMember:BucketIAMMember::geo-pictures-public-read"]]);
+  });
+
+  it("would fail a hybrid plan whose data plane may read Kong's database password, or names a database", async () => {
+    const recording = await recordStack("us-hybrid");
+    const resources: PolicyResource[] = recording.resources.map((r) => structuredClone(policyResource(r)));
+    const dataPlane = resources.find((r) => r.name === "geo-us-east4-template")!;
+    const passwordGrant = resources.find((r) => r.type === "gcp:secretmanager/secretIamMember:SecretIamMember" && String(r.props.secretId).endsWith("/geo-kong-db-password"))!;
+    resources.push({ ...passwordGrant, name: "extra", props: { ...passwordGrant.props, member: `serviceAccount:${dataPlane.props.serviceAccount.email}` } });
+    dataPlane.props.metadataStartupScript = dataPlane.props.metadataStartupScript.replace("database = off\n", "database = off\npg_host = 10.64.0.2\n");
+    expect(checkPolicies(resources).map((v) => [v.rule, v.resource, v.message])).toEqual([
+      ["kong-data-planes-off-the-database", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate::geo-us-east4-template", "a data plane's kong.conf names a database"],
+      ["kong-data-planes-off-the-database", "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate::geo-us-east4-template", "its account geo-gw-us-e4@offline-plan-project.iam.gserviceaccount.com may read Kong's database password"],
+    ]);
   });
 
   it("would fail a plan whose VM got an external IP", async () => {

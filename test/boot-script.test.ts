@@ -1,4 +1,6 @@
 /** What a VM does at boot: the rendered scripts run in a sandbox, twice, and fail the way they should. */
+import { mkdirSync, rmSync, writeFileSync } from "fs";
+import { join } from "path";
 import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
 import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../startup/kong-entities";
@@ -292,6 +294,44 @@ describe("a gateway with a fallback config", () => {
     expectStatus(reboot, 0);
     expect(sandbox.exists(dropIn)).toBe(false);
     expect(reboot.calls).not.toContain("systemctl start geo-kong-database-return.service");
+  });
+});
+
+describe("a hybrid data plane", () => {
+  const fallbackConfig = renderDeclarativeConfig(entities);
+  const cluster = { certificate: "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n", keySecret: "projects/proj/secrets/kong-cluster-key" };
+  const key = "-----BEGIN PRIVATE KEY-----\nMIG2AgEA\n-----END PRIVATE KEY-----\n";
+  const conf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], cluster: { role: "data_plane", controlPlane: "10.0.0.9:8005" } });
+  const withCluster = renderStartupScript({ role: "gateway", region: "us-east4", debianCodename: "bookworm", kong: { mode: { kind: "data-plane", fallbackConfig }, cluster, conf, version: "3.9.1", packageRepository: kongRepository, proxyPort: 8000, statusPort: 8100, adminPort: 8001 }, services, kongUrl: "http://127.0.0.1:8000", project: "proj", bootBudgetSec: 60 });
+  const dropIn = "run/systemd/system/kong.service.d/geo-api-layer-fallback.conf";
+  const sandbox = () => newSandbox().secret("kong-cluster-key", Buffer.from(key).toString("base64"));
+
+  it("on a new disk (no LMDB yet) starts Kong from the fallback config, and writes the cluster key root-only from Secret Manager", () => {
+    const box = sandbox();
+    const run = box.run(withCluster);
+    expectStatus(run, 0);
+    expect(run.output).toContain("no configuration from the control planes on this disk yet: starting from /etc/kong/fallback.yaml");
+    expect(box.file(dropIn)).toBe("[Service]\nEnvironment=KONG_DATABASE=off\nEnvironment=KONG_DECLARATIVE_CONFIG=/etc/kong/fallback.yaml\n");
+    expect(box.file("etc/kong/fallback.yaml")).toBe(fallbackConfig);
+    expect(box.file("etc/kong/cluster.crt")).toBe(cluster.certificate);
+    expect(box.file("etc/kong/cluster.key").trimEnd()).toBe(key.trimEnd());
+    expect(box.mode("etc/kong/cluster.key")).toBe("600");
+    // No database: no password read, no migrations asked, no env file for Kong.
+    expect(run.calls.some((c) => c.includes("secrets/kong-db-password") || c.startsWith("kong migrations"))).toBe(false);
+    expect(box.file("etc/systemd/system/kong.service")).not.toContain("EnvironmentFile");
+  });
+
+  it("after a reboot, with the control planes' last push in LMDB, starts from it instead", () => {
+    const box = sandbox();
+    box.run(withCluster);
+    // What Kong left on the disk once a control plane pushed; /run is empty after a reboot.
+    mkdirSync(join(box.root, "usr/local/kong/dbless.lmdb"), { recursive: true });
+    writeFileSync(join(box.root, "usr/local/kong/dbless.lmdb/data.mdb"), "pushed");
+    rmSync(join(box.root, dropIn));
+    const reboot = box.run(withCluster);
+    expectStatus(reboot, 0);
+    expect(reboot.output).toContain("starting from the configuration the control planes last pushed (/usr/local/kong/dbless.lmdb)");
+    expect(box.exists(dropIn)).toBe(false);
   });
 });
 

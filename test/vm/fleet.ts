@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
 import { fleets, inputsOfType } from "../../plan/fleet";
-import { mockDatabaseAddress } from "../../plan/mock-cloud";
+import { mockDatabaseAddress, mockKongClusterKey } from "../../plan/mock-cloud";
 import { filesWrittenBy } from "../../startup/startup-script";
 import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
 import { kongToolsDir, kongToolsUnavailable } from "../support/kong-tools";
@@ -129,11 +129,14 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
   return { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, servingPort, address: forwardingRule.ipAddress } };
 }
 
-/** The secrets a script reads, by id, with the values above. */
+/**
+ * The secrets a script reads, by id, with the values above; hybrid's cluster key as the program
+ * stores it (base64 of the key the mock's tls.PrivateKey reports).
+ */
 export function secretsOf(script: string): Record<string, string> {
-  const values: Record<string, string> = { [kongPasswordVariable]: kongPassword, ECHO_TOKEN: echoToken };
+  const values: Record<string, string> = { [kongPasswordVariable]: kongPassword, ECHO_TOKEN: echoToken, CLUSTER_KEY: Buffer.from(mockKongClusterKey).toString("base64") };
   return Object.fromEntries(
-    [...script.matchAll(/secret_env_line (\w+) 'projects\/[^/]+\/secrets\/([^/]+)\/versions\/latest'/g)].map(([, variable, id]) => [id, values[variable]]),
+    [...script.matchAll(/(?:secret_env_line (\w+)|write_cluster_key \S+) 'projects\/[^/]+\/secrets\/([^/]+)\/versions\/latest'/g)].map(([, variable, id]) => [id, values[variable ?? "CLUSTER_KEY"]]),
   );
 }
 
@@ -217,6 +220,7 @@ function forwardedRequests(conf: string, loadBalancer: string): NonNullable<VmSp
 export function vmFor(harness: Harness, name: string, script: string, roles: Roles, netns: string, services: boolean, extra: Partial<VmSpec> = {}): Vm {
   const status = kongPort(script, "status_listen");
   const kongReady = `http://127.0.0.1:${status}/status/ready`;
+  // A hybrid control plane has no proxy (`proxy_listen = off`).
   const proxy = kongPort(script, "proxy_listen");
   const spec: VmSpec = {
     script,
@@ -227,8 +231,8 @@ export function vmFor(harness: Harness, name: string, script: string, roles: Rol
     services: services ? { echo: echoHealth } : {},
     ready: [...(status ? [kongReady] : []), ...(services ? [echoHealth] : [])],
     kill: [...(services ? [{ unit: "geo-svc-echo.service", url: echoHealth }] : []), ...(status ? [{ unit: "kong.service", url: kongReady }] : [])],
-    fetch: [...(services ? [echoEnv] : []), ...(status ? [`http://127.0.0.1:${proxy}${proxyProbePath}`] : [])],
-    forwarded: status ? forwardedRequests(kongConf(script), roles.loadBalancer.address) : [],
+    fetch: [...(services ? [echoEnv] : []), ...(proxy ? [`http://127.0.0.1:${proxy}${proxyProbePath}`] : [])],
+    forwarded: proxy ? forwardedRequests(kongConf(script), roles.loadBalancer.address) : [],
     ...extra,
   };
   return new Vm(join(harness.work, name), harness.base, harness.standins, spec);

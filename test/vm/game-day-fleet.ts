@@ -7,8 +7,8 @@ import { spawnSync } from "child_process";
 import { mkdirSync } from "fs";
 import { join } from "path";
 import type { OutageReport } from "../../plan/outage";
-import { Harness, roles, Roles, StackNetwork, vmFor } from "./fleet";
-import type { RunningVm } from "./harness";
+import { Harness, roles, Roles, secretsOf, StackNetwork, vmFor } from "./fleet";
+import type { RunningVm, VmSpec } from "./harness";
 import { LoadBalancer, sentAt, sleep } from "./load-balancer";
 
 function curl(ns: string, url: string): { status: number; body: string } {
@@ -79,14 +79,34 @@ export class GameDayFleet {
     return this.start(name, "gateway", region, { behindLoadBalancer: true });
   }
 
-  /** A VM of a role in `region`, started; with `addresses` besides its own (an internal load balancer's). */
-  start(name: string, role: string, region: string, options: { behindLoadBalancer: boolean; addresses?: string[] }): RunningVm {
+  /**
+   * A VM of a role in `region`, started; with `addresses` besides its own (an internal load
+   * balancer's); `change` alters what the program gave it (its script, its secrets).
+   */
+  start(name: string, role: string, region: string, options: { behindLoadBalancer: boolean; addresses?: string[]; change?: (spec: { script: string; secrets: Record<string, string> }) => Partial<VmSpec> }): RunningVm {
     const ns = this.network.vmHost(name, region, options.addresses);
-    const services = role !== "kong-tier";
-    const running = vmFor(this.harness, `${this.dir.split("/").pop()}-${name}`, this.roles.byRegion[role][region], this.roles, ns, services, { forwarded: [] }).start();
+    const services = role !== "kong-tier" && role !== "control-plane";
+    const script = this.roles.byRegion[role][region];
+    const changed = options.change?.({ script, secrets: secretsOf(script) }) ?? {};
+    const running = vmFor(this.harness, `${this.dir.split("/").pop()}-${name}`, changed.script ?? script, this.roles, ns, services, { forwarded: [], ...changed }).start();
     this.vms[name] = { running, ns, address: this.network.addressOf(ns), region };
     if (options.behindLoadBalancer) this.lb.add(name, this.vms[name].address);
     return running;
+  }
+
+  /** A hybrid control plane in `region`, at the address of the control planes' internal load balancer. */
+  async controlPlane(name: string, region: string): Promise<RunningVm> {
+    const running = this.start(name, "control-plane", region, { behindLoadBalancer: false, addresses: [this.roles.internalAddresses[region].cp] });
+    if (!(await running.ready(300)).startup_ok) throw new Error(`the control plane's boot failed:\n${running.vm.journals().startupLog}`);
+    return running;
+  }
+
+  /** Powers a VM off and boots it again from its own disk, as a reboot does; it stays behind the load balancer. */
+  async reboot(name: string): Promise<RunningVm> {
+    const vm = this.vms[name];
+    await vm.running.stop();
+    vm.running = vm.running.vm.start();
+    return vm.running;
   }
 
   /** A request from inside a VM (its services' view), to `url`: status and body. */

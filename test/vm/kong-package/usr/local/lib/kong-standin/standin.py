@@ -34,6 +34,21 @@ Each behaviour follows the Kong 3.9.1 source file it names (../shared/kong-check
 - The router's rebuild (kong/runloop/handler.lua: rebuild_router_timer, update_router): every
   worker_state_update_frequency, a stale router is rebuilt from the read connection; a rebuild that
   fails leaves the old router serving and is tried again on the next tick.
+- Hybrid mode (kong/clustering/*): a control plane listens on cluster_listen over TLS with the
+  cluster certificate and accepts a data plane only if its client certificate's SHA-256 equals its
+  own (tls.lua validate_shared_cert; the handshake itself trusts only that certificate, where Kong's
+  nginx asks `optional_no_ca` and then compares); a data plane checks the control plane's
+  certificate against cluster_cert with server name kong_clustering (conf_loader/parse.lua:775;
+  X509_check_host falls back to the subject's CN), sends its version first, and the control plane
+  refuses a different major or a higher minor (compat/init.lua check_kong_version_compatibility).
+  The control plane pushes the whole configuration on connect and after every change it learns
+  of: its own writes, and others' through the cluster events it polls (events.lua
+  clustering:push_config). The data plane applies each push, persists it (<prefix>/dbless.lmdb),
+  pings every 30 s, drops a connection silent for 45 s (data_plane.lua PING_INTERVAL, PING_WAIT)
+  and reconnects after 5 to 10 s. At start it loads declarative_config when set, else its
+  persisted configuration ("found persisted lmdb config, loading...", kong/init.lua), else none.
+  What it does not follow: the websocket framing and compression of /v1/outlet (here one JSON
+  object per line), incremental sync (3.10+), configuration compatibility rewrites.
 - The router (kong/router/transform.lua get_priority: more matched fields first, then the longer
   path; prefix paths, strip_path, preserve_host) and two bundled plugins, request-termination and
   ip-restriction (the client address nginx's realip module set). test/kong-judges.test.ts holds this
@@ -45,7 +60,10 @@ import json
 import os
 import re
 import resource
+import hashlib
+import random
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -80,7 +98,10 @@ DEFAULTS = {"prefix": "/usr/local/kong", "nginx_user": "kong kong", "nginx_daemo
             "admin_gui_access_log": "logs/admin_gui_access.log", "admin_gui_error_log": "logs/admin_gui_error.log",
             "database": "postgres", "pg_host": "127.0.0.1", "pg_port": "5432", "pg_user": "kong", "pg_database": "kong",
             "pg_ssl": "off", "pg_ssl_verify": "off", "pg_timeout": "5000", "db_update_frequency": "5", "db_update_propagation": "0",
-            "worker_state_update_frequency": "5"}
+            "worker_state_update_frequency": "5", "role": "traditional", "cluster_mtls": "shared",
+            "cluster_listen": "0.0.0.0:8005", "lmdb_environment_path": "dbless.lmdb"}
+
+VERSION = open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")).read().strip()
 
 
 def parse_conf(path):
@@ -220,9 +241,7 @@ LATER_MIGRATION = "025_390_to_3100"
 
 
 def own_migrations():
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "VERSION")) as f:
-        version = f.read().strip()
-    return CORE_MIGRATIONS + ([LATER_MIGRATION] if version != "3.9.1" else [])
+    return CORE_MIGRATIONS + ([LATER_MIGRATION] if VERSION != "3.9.1" else [])
 
 
 def schema_state(db):
@@ -402,8 +421,19 @@ class Node:
         # A UUID, as kong.node.get_id (kong/pdk/node.lua): host names and PIDs repeat across VMs.
         self.node_id = str(uuid.uuid4())
         self.lock = threading.Lock()
+        self.role = self.conf["role"]
+        self.lmdb = os.path.join(prefix, self.conf["lmdb_environment_path"], "data.mdb")
+        self.push_version = 0
         if self.dbless:
-            self.router = Router(entities_from_declarative(declarative(self.conf)))
+            entities = entities_from_declarative(declarative(self.conf))
+            # kong/init.lua: without declarative_config, a configuration persisted in LMDB.
+            if not self.conf.get("declarative_config") and os.path.exists(self.lmdb):
+                log("found persisted lmdb config, loading...")
+                with open(self.lmdb) as f:
+                    entities = json.load(f)["config"]
+            self.router = Router(entities)
+            if self.role == "data_plane":
+                threading.Thread(target=DataPlane(self).run, daemon=True).start()
             return
         self.db = Connector(self.conf, cli=False)
         # Kong.init: the schema state through the primary (kong/init.lua:667, connect_migrations).
@@ -419,6 +449,8 @@ class Node:
         self.ran = set()
         threading.Thread(target=self.poll_loop, daemon=True).start()
         threading.Thread(target=self.rebuild_loop, daemon=True).start()
+        if self.role == "control_plane":
+            threading.Thread(target=ControlPlane(self).serve, daemon=True).start()
 
     def rebuild(self):
         version = self.router_version
@@ -427,6 +459,9 @@ class Node:
             self.router = Router(entities_from_rows(rows))
             self.built_version = version
         log(f"router rebuilt with {len(self.router)} routes")
+        if self.role == "control_plane":
+            # clustering:push_config: the configuration changed, every data plane gets it whole.
+            self.push_version += 1
 
     def poll_loop(self):
         """kong/cluster_events/init.lua poll(): events since the server time of the last poll that
@@ -479,6 +514,15 @@ class Node:
         # router's version invalidated), the others through the cluster events: both rebuild on a tick.
         self.invalidate_router()
 
+    def apply(self, config):
+        """A data plane's new configuration from its control plane, persisted as Kong keeps it in LMDB."""
+        with self.lock:
+            self.router = Router(config)
+        os.makedirs(os.path.dirname(self.lmdb), exist_ok=True)
+        with open(self.lmdb + ".tmp", "w") as f:
+            json.dump({"config": config}, f)
+        os.replace(self.lmdb + ".tmp", self.lmdb)
+
     def entities(self, kind):
         if self.dbless:
             return getattr(self.router, kind, [])
@@ -492,6 +536,159 @@ class Node:
         except KongError as e:
             log(f"failed to connect to postgres during /status endpoint check: {e}")
             return False
+
+
+# --- hybrid mode ---------------------------------------------------------------------------------
+
+CLUSTER_SERVER_NAME = "kong_clustering"
+PING_INTERVAL, PING_WAIT = 30, 45
+
+
+def cluster_context(conf, server):
+    """cluster_mtls = shared: each end presents the cluster certificate and trusts only it."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER if server else ssl.PROTOCOL_TLS_CLIENT)
+    context.load_cert_chain(conf["cluster_cert"], conf["cluster_cert_key"])
+    context.load_verify_locations(conf["cluster_cert"])
+    context.verify_mode = ssl.CERT_REQUIRED
+    # Checked by hand below: Python's check ignores the subject's CN, which OpenSSL's falls back to.
+    context.check_hostname = False
+    return context
+
+
+def major_minor(version):
+    major, minor = version.split(".")[:2]
+    return int(major), int(minor)
+
+
+def send(sock, message):
+    sock.sendall((json.dumps(message) + "\n").encode())
+
+
+def messages(sock, buffered):
+    """The complete lines received within a second: [] on a quiet second, None once the peer closed."""
+    try:
+        data = sock.recv(65536)
+    except (socket.timeout, TimeoutError):
+        return []
+    if not data:
+        return None
+    buffered += data
+    *lines, rest = buffered.split(b"\n")
+    buffered[:] = rest
+    return [json.loads(line) for line in lines if line]
+
+
+class ControlPlane:
+    """The cluster listener of a control plane: one thread per connected data plane, which alone
+    reads and writes its socket."""
+
+    def __init__(self, node):
+        self.node = node
+        with open(node.conf["cluster_cert"]) as f:
+            self.own_digest = hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+    def serve(self):
+        host, port = self.node.conf["cluster_listen"].split(",")[0].split()[0].rsplit(":", 1)
+        listener = socket.create_server((host, int(port)))
+        context = cluster_context(self.node.conf, server=True)
+        while True:
+            client, address = listener.accept()
+            threading.Thread(target=self.data_plane, args=(context, client, address[0]), daemon=True).start()
+
+    def data_plane(self, context, client, address):
+        try:
+            client.settimeout(10)
+            sock = context.wrap_socket(client, server_side=True)
+        except (ssl.SSLError, OSError) as e:
+            log(f"[clustering] data plane {address}: TLS handshake failed ({e})")
+            client.close()
+            return
+        try:
+            if hashlib.sha256(sock.getpeercert(binary_form=True)).hexdigest() != self.own_digest:
+                log(f"[clustering] data plane {address} presented incorrect client certificate during handshake (digest does not match the control plane certificate)")
+                return
+            sock.settimeout(1)
+            buffered = bytearray()
+            received = []
+            while not received:
+                received = messages(sock, buffered)
+                if received is None:
+                    return
+            dp_version = received[0].get("kong_version", "")
+            (cp_major, cp_minor), (dp_major, dp_minor) = major_minor(VERSION), major_minor(dp_version)
+            if dp_major != cp_major or dp_minor > cp_minor:
+                message = f"data plane version {dp_version} is incompatible with control plane version {VERSION} ({cp_major}.x.y are accepted)"
+                log(f"[clustering] {message}")
+                send(sock, {"type": "error", "message": message})
+                return
+            log(f"[clustering] data plane {address} connected (version {dp_version})")
+            sent = None
+            while True:
+                if self.node.push_version != sent:
+                    sent = self.node.push_version
+                    with self.node.lock:
+                        router = self.node.router
+                    send(sock, {"type": "reconfigure", "config": {"services": list(router.services.values()), "routes": router.routes, "plugins": router.plugins}})
+                received = messages(sock, buffered)
+                if received is None:
+                    log(f"[clustering] data plane {address} closed the connection")
+                    return
+                for message in received:
+                    if message.get("type") == "ping":
+                        send(sock, {"type": "pong"})
+        except (OSError, ValueError) as e:
+            log(f"[clustering] connection to data plane {address} closed: {e}")
+        finally:
+            sock.close()
+
+
+class DataPlane:
+    """kong/clustering/data_plane.lua: connect, send basic info, apply every push; reconnect on loss."""
+
+    def __init__(self, node):
+        self.node = node
+        self.uri = f"wss://{node.conf['cluster_control_plane']}/v1/outlet"
+
+    def run(self):
+        context = cluster_context(self.node.conf, server=False)
+        host, port = self.node.conf["cluster_control_plane"].rsplit(":", 1)
+        while True:
+            delay = random.randint(5, 10)
+            try:
+                self.session(context, host, int(port))
+                log(f"[clustering] connection to control plane {self.uri} closed (retrying after {delay} seconds)")
+            except (OSError, ValueError, KongError) as e:
+                log(f"[clustering] connection to control plane {self.uri} broken: {e} (retrying after {delay} seconds)")
+            time.sleep(delay)
+
+    def session(self, context, host, port):
+        with socket.create_connection((host, port), timeout=5) as raw:
+            with context.wrap_socket(raw, server_hostname=CLUSTER_SERVER_NAME) as sock:
+                subject = dict(item[0] for item in sock.getpeercert()["subject"])
+                if subject.get("commonName") != CLUSTER_SERVER_NAME:
+                    raise KongError(f"certificate does not match host name {CLUSTER_SERVER_NAME}")
+                send(sock, {"type": "basic_info", "kong_version": VERSION, "plugins": ["request-termination", "ip-restriction"]})
+                sock.settimeout(1)
+                buffered = bytearray()
+                last_ping = heard = time.monotonic()
+                while True:
+                    now = time.monotonic()
+                    if now - heard >= PING_WAIT:
+                        raise KongError(f"no frame from the control plane for {PING_WAIT} seconds")
+                    if now - last_ping >= PING_INTERVAL:
+                        send(sock, {"type": "ping"})
+                        last_ping = now
+                    received = messages(sock, buffered)
+                    if received is None:
+                        return
+                    if received:
+                        heard = time.monotonic()
+                    for message in received:
+                        if message["type"] == "reconfigure":
+                            self.node.apply(message["config"])
+                            log(f"[clustering] received reconfigure frame from control plane: {len(self.node.router)} routes")
+                        elif message["type"] == "error":
+                            raise KongError(message["message"])
 
 
 def declarative(conf):
@@ -565,7 +762,7 @@ class CoreHandler(Handler):
                 return self.reply(503, {"message": "no configuration available (empty configuration present)"})
             return self.reply(200, {"message": "ready"})
         if not parts:
-            return self.reply(200, {"version": "3.9.1", "configuration": {"database": node.conf["database"]}})
+            return self.reply(200, {"version": VERSION, "configuration": {"database": node.conf["database"]}})
         if len(parts) == 1:
             try:
                 items = node.entities(parts[0])

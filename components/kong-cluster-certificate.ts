@@ -15,9 +15,9 @@ import * as gcp from "@pulumi/gcp";
 import * as tls from "@pulumi/tls";
 
 /** What Kong's data planes send as SNI and its control planes' certificate names in shared mode. */
-export const kongClusterCommonName = "kong_clustering";
+const kongClusterCommonName = "kong_clustering";
 /** `kong hybrid gen_cert`'s default validity. */
-export const kongClusterCertificateDays = 1095;
+const kongClusterCertificateDays = 1095;
 
 export interface KongClusterCertificateArgs {
   prefix: string;
@@ -34,7 +34,8 @@ export class KongClusterCertificate extends pulumi.ComponentResource {
 
   constructor(name: string, args: KongClusterCertificateArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:kong:KongClusterCertificate", name, {}, opts);
-    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P384" }, { parent: this, additionalSecretOutputs: ["privateKeyPem"] });
+    // @pulumi/tls marks privateKeyPem secret itself (privateKey.js: additionalSecretOutputs).
+    const key = new tls.PrivateKey(`${name}-key`, { algorithm: "ECDSA", ecdsaCurve: "P384" }, { parent: this });
     const certificate = new tls.SelfSignedCert(
       `${name}-cert`,
       {

@@ -13,6 +13,9 @@ import { kongClusterPort } from "../config/vm-contract";
 import { InternalLoadBalancer, reserveInternalAddress } from "./internal-load-balancer";
 import { RegionalTier, SharedTierArgs } from "./regional-tier";
 
+/** The control planes' tier in names (`geo-us-central1-cp`), which validation checks too. */
+export const controlPlaneTier = "cp";
+
 export interface KongControlPlanesArgs {
   prefix: string;
   /** The database's primary region, with the group's size. */
@@ -37,8 +40,7 @@ export class KongControlPlanes extends pulumi.ComponentResource {
   constructor(name: string, args: KongControlPlanesArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:kong:KongControlPlanes", name, {}, opts);
     const { prefix, region } = args;
-    const role = "cp";
-    const cpTierName = tierName(prefix, region.name, role);
+    const cpTierName = tierName(prefix, region.name, controlPlaneTier);
     const tag = `${prefix}-kong-cp`;
     const address = reserveInternalAddress(
       `${name}-ilb-address`,
@@ -52,7 +54,7 @@ export class KongControlPlanes extends pulumi.ComponentResource {
         // Only the firewall rules below reach them: they serve no load balancer of users.
         tags: [tag],
         tierName: cpTierName,
-        accountId: tierAccountId(prefix, region.name, role),
+        accountId: tierAccountId(prefix, region.name, controlPlaneTier),
         description: "Kong's control planes",
         region,
         subnetwork: args.subnetwork,

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { secretResourceName } from "../../config/naming";
 import { zonesOf } from "../../config/regions";
 import { adminRequests, kongEntities, renderAdminRequests, renderDeclarativeConfig } from "../../startup/kong-entities";
-import { KongControlPlanes } from "../kong-control-planes";
+import { controlPlaneTier, KongControlPlanes } from "../kong-control-planes";
 import { KongClusterCertificate } from "../kong-cluster-certificate";
 import { resourceLabels } from "../labels";
 import type { TopologyDefinition } from "./contract";
@@ -23,7 +23,7 @@ export const hybrid: TopologyDefinition = {
   rules: {
     ...gatewayTierRules,
     // The control planes' group, beside the data planes' in the database's region.
-    tiers: () => [{ path: ["prefix"] }, { tier: "cp", path: ["prefix"] }],
+    tiers: () => [{ path: ["prefix"] }, { tier: controlPlaneTier, path: ["prefix"] }],
     // The control planes' load balancer takes an address of the database region's subnet.
     internalLoadBalancersPerRegion: () => 1,
     options: ["database", "controlPlanes"],

@@ -1,7 +1,7 @@
 /**
- * GeoApiLayer: the whole stack from one validated config: the network, the fleets as the stack's
- * topology lays them out (components/topologies/), the pictures bucket, the global load balancer
- * over the fleets, and the post-deploy check.
+ * GeoApiLayer: the whole stack from one validated config: the network, the builds of the git-built
+ * services, the fleets as the stack's topology lays them out (components/topologies/), the
+ * pictures bucket, the global load balancer over the fleets, and the post-deploy check.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -14,6 +14,8 @@ import { GlobalLoadBalancer } from "./global-load-balancer";
 import { resourceLabels } from "./labels";
 import { Network } from "./network";
 import { PicturesBucket } from "./pictures-bucket";
+import { ServiceBuilds } from "./service-builds";
+import type { ServiceArtifact } from "../startup/boot-input";
 import { topologies } from "./topologies/catalog";
 import type { FleetLayout } from "./topologies/contract";
 
@@ -51,7 +53,7 @@ export class GeoApiLayer extends pulumi.ComponentResource {
         servingTag,
         privateServicesRange: config.database ? config.network.privateServicesRange : undefined,
         flowLogs: config.network.flowLogs,
-        extraApis: [...(config.pictures ? ["storage"] : []), ...(config.loadBalancer.domains.length ? ["certificatemanager"] : [])],
+        extraApis: [...(config.pictures || config.builds ? ["storage"] : []), ...(config.loadBalancer.domains.length ? ["certificatemanager"] : [])],
         labels: resourceLabels(stack, "network"),
       },
       { parent: this },
@@ -64,12 +66,33 @@ export class GeoApiLayer extends pulumi.ComponentResource {
       { parent: this, dependsOn: network.apis },
     );
 
+    // Built in the first region, whose Cloud NAT reaches the repositories and Maven Central.
+    const builds =
+      config.builds &&
+      new ServiceBuilds(
+        `${name}-builds`,
+        {
+          prefix,
+          project: config.project,
+          plan: config.builds,
+          zone: config.regions[0].zones[0],
+          image: config.image,
+          subnetwork: network.subnets[config.regions[0].name].selfLink,
+          nat: network.nats[config.regions[0].name],
+          labels: resourceLabels(stack, "service-builds"),
+          apis: network.apis,
+        },
+        { parent: this },
+      );
+
     const fleets = topology.build({
       name,
       parent: this,
       config,
       network,
       loadBalancerAddress: loadBalancerAddress.address,
+      artifacts: builds ? builds.artifacts : pulumi.output<Record<string, ServiceArtifact>>({}),
+      artifactReads: (services) => builds?.readsOf(services),
       tier: {
         project: config.project,
         machineType: config.machineType,

@@ -27,7 +27,7 @@ export class KongMigrator extends pulumi.ComponentResource {
 
   constructor(name: string, args: KongMigratorArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:database:KongMigrator", name, {}, opts);
-    const { account, secretGrants } = createWorkloadIdentity(
+    const { account, bootGrants } = createWorkloadIdentity(
       name,
       {
         project: args.project,
@@ -50,7 +50,7 @@ export class KongMigrator extends pulumi.ComponentResource {
       },
       // A new script (Kong version, routes) means a new VM, which runs the migrations and upserts again.
       // After the grants on the secrets it reads at boot.
-      { parent: this, dependsOn: [...args.apis, ...secretGrants], replaceOnChanges: ["metadataStartupScript"], deleteBeforeReplace: true },
+      { parent: this, dependsOn: [...args.apis, ...bootGrants], replaceOnChanges: ["metadataStartupScript"], deleteBeforeReplace: true },
     );
     this.registerOutputs({ instance: this.instance });
   }

@@ -41,6 +41,8 @@ export class Network extends pulumi.ComponentResource {
   public readonly apis: gcp.projects.Service[];
   /** Keyed by region name; empty without `proxySubnets`. */
   public readonly proxySubnets: Record<string, gcp.compute.Subnetwork> = {};
+  /** Each region's Cloud NAT, by region name: the way out to repositories and package mirrors. */
+  public readonly nats: Record<string, gcp.compute.RouterNat> = {};
   /** The peering Cloud SQL's private IP needs; undefined without `privateServicesRange`. */
   public readonly privateServicesConnection?: gcp.servicenetworking.Connection;
 
@@ -128,7 +130,7 @@ export class Network extends pulumi.ComponentResource {
       { parent: this },
     );
     // VMs have no external address; NAT is their way to package repositories.
-    new gcp.compute.RouterNat(
+    this.nats[region] = new gcp.compute.RouterNat(
       `${name}-${region}-nat`,
       {
         name: `${prefix}-${region}-nat`,

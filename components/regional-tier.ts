@@ -7,7 +7,7 @@ import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
 import type { RegionPlan } from "../config/stack-config";
 import { rollingUpdatePolicy } from "./update-policy";
-import { createWorkloadIdentity, vmSettings } from "./vm";
+import { ArtifactReads, createWorkloadIdentity, vmSettings } from "./vm";
 
 export interface NamedPort {
   name: string;
@@ -33,6 +33,8 @@ export interface RegionalTierArgs {
   startupScript: pulumi.Input<string>;
   /** Secrets the VMs read at boot (`projects/…/secrets/…`). */
   secretIds: pulumi.Input<string>[];
+  /** The builder's artifacts the VMs download at boot. */
+  artifactReads?: ArtifactReads;
   namedPorts: NamedPort[];
   /** Liveness check that autohealing uses: slower than any load balancer's. */
   autohealing: { port: number; path: string };
@@ -56,9 +58,9 @@ export class RegionalTier extends pulumi.ComponentResource {
   constructor(name: string, args: RegionalTierArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:compute:RegionalTier", name, {}, opts);
     const { region } = args;
-    const { account, secretGrants } = createWorkloadIdentity(
+    const { account, bootGrants } = createWorkloadIdentity(
       name,
-      { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds, apis: args.apis },
+      { project: args.project, accountId: args.accountId, displayName: `${args.description} in ${region.name}`, secretIds: args.secretIds, artifactReads: args.artifactReads, apis: args.apis },
       this,
     );
     this.serviceAccountEmail = account.email;
@@ -75,8 +77,8 @@ export class RegionalTier extends pulumi.ComponentResource {
         metadataStartupScript: args.startupScript,
         ...vmSettings({ subnetwork: args.subnetwork, serviceAccountEmail: account.email, tags: args.tags, labels: args.labels }),
       },
-      // After the grants on the secrets its VMs read at boot.
-      { parent: this, dependsOn: [...args.apis, ...secretGrants] },
+      // After the grants on what its VMs read at boot.
+      { parent: this, dependsOn: [...args.apis, ...bootGrants] },
     );
 
     // Liveness, and slower than the load balancer: a shared dependency's outage (the database)

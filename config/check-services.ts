@@ -86,7 +86,7 @@ export function checkServiceValues(parsed: ParsedStackConfig, err: Report) {
     }
     const run = service.run;
     const words: [PropertyKey[], string][] =
-      run.kind === "git" ? [[["run", "build"], run.build], [["run", "command"], run.command]] : run.args.map((a, i): [PropertyKey[], string] => [["run", "args", i], a]);
+      run.kind === "git" ? [[["run", "command"], run.command]] : run.args.map((a, i): [PropertyKey[], string] => [["run", "args", i], a]);
     for (const [where, text] of words) {
       if (controlCharacter.test(text)) err([...path, ...where], `contains ${describeControl(text)}; a unit's Exec line is one line: write one command, or a script in the repository`);
     }

@@ -43,16 +43,43 @@ const ContainerRunSchema = z.strictObject({
 /** Cloud Storage's multi-regions and predefined dual-regions: a bucket that survives a region's loss. */
 export const bucketLocations = ["US", "EU", "ASIA", "NAM4", "EUR4", "EUR5", "EUR7", "EUR8", "ASIA1"] as const;
 
+/** A path inside the checkout, relative to `run.directory`, that stays inside it. */
+const relativePath = z
+  .string()
+  .regex(/^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+$/, "a path relative to run.directory (letters, digits, . _ - /; no leading / and no ..)");
+
+/** The build, run once per stack by the builder VM (components/service-builds.ts), never on a fleet VM. */
+const BuildSchema = z.strictObject(
+  {
+    /** Run in `directory` of the checkout, e.g. `mvn --batch-mode package -DskipTests`. */
+    command: z.string().min(1),
+    /** Debian packages the build needs, besides git: e.g. openjdk-17-jdk-headless, maven. */
+    packages: z.array(debianPackage).default([]),
+    /**
+     * What the build produces that the service runs (files or directories relative to `directory`),
+     * e.g. `target/app.jar`: the artifact holds these, at these paths, and nothing else.
+     */
+    artifacts: z.array(relativePath).min(1, "at least one file the build produces, such as target/app.jar"),
+  },
+  {
+    error: (issue) =>
+      typeof issue.input === "string"
+        ? "is now an object: { command, packages, artifacts }. Services are built once, by the stack's builder: move the build command to build.command, the packages only the build needs (a JDK, Maven) from run.packages to build.packages, and list in build.artifacts what the command runs (e.g. target/app.jar); run.packages keeps what the service needs to run (a JRE)"
+        : undefined,
+  },
+);
+
 const GitRunSchema = z.strictObject({
   kind: z.literal("git"),
   repository: z.string().regex(/^https:\/\/[^\s'"]+$/, "an https:// git URL"),
   /** A tag or commit: a branch moves, and two VMs of one template would run different code. */
   ref: z.string().regex(/^[A-Za-z0-9._/-]+$/, "a git tag or commit"),
-  /** Directory of the checkout the build and run commands start in. @default "." */
+  /** Directory of the checkout the build starts in; the artifacts' paths and the command's working directory are relative to it. @default "." */
   directory: z.string().regex(/^[A-Za-z0-9._/-]+$/).default("."),
-  /** Debian packages the build and the run need, e.g. openjdk-17-jdk-headless, maven. */
+  build: BuildSchema,
+  /** Debian packages the service needs to run on each VM, e.g. openjdk-17-jre-headless (no JDK, no Maven). */
   packages: z.array(debianPackage).default([]),
-  build: z.string().min(1),
+  /** Run in the unpacked artifact, from where `directory` was: `java -jar target/app.jar`. */
   command: z.string().min(1),
 });
 
@@ -236,6 +263,20 @@ export const StackConfigSchema = z.strictObject({
           metadata: z.enum(["EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA"]).default("EXCLUDE_ALL_METADATA"),
         })
         .prefault({}),
+    })
+    .prefault({}),
+  /**
+   * The builder of the git-built services (components/service-builds.ts): a one-shot VM that builds
+   * each once and stores the artifact in the stack's bucket, from which every VM downloads it.
+   */
+  builds: z
+    .strictObject({
+      /** Multi-region or predefined dual-region: VMs in any region download during a region's loss. @default the multi-region of the stack's regions */
+      location: z.enum(bucketLocations).optional(),
+      /** @default "e2-standard-2" - Vaadin's front-end build and Maven need its 8 GB */
+      machineType: machineType.default("e2-standard-2"),
+      /** `pulumi up` fails when the builds are not stored by then. @default 2400 */
+      timeoutSec: z.number().int().min(300).max(7200).default(2400),
     })
     .prefault({}),
   deployCheck: z

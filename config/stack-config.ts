@@ -38,7 +38,31 @@ export interface PicturesPlan {
   readonly publicRead: boolean;
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures"> {
+/** One build of the builder: the inputs its artifact's name is derived from, and who runs it. */
+export interface ServiceBuild {
+  /** Derived from the inputs (config/check-builds.ts buildKey); names its objects in the bucket. */
+  readonly key: string;
+  readonly repository: string;
+  readonly ref: string;
+  readonly directory: string;
+  readonly command: string;
+  /** Sorted, each once. */
+  readonly packages: string[];
+  readonly artifacts: string[];
+  /** The services that run this artifact (several when their builds are the same). */
+  readonly services: string[];
+}
+
+export interface BuildsPlan {
+  /** Does not start with "pictures", which Attachments would take for its own. */
+  readonly bucketName: string;
+  readonly location: (typeof bucketLocations)[number];
+  readonly machineType: string;
+  readonly timeoutSec: number;
+  readonly builds: ServiceBuild[];
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures" | "builds"> {
   /** The GCP project (`gcp:project`). */
   readonly project: string;
   readonly regions: RegionPlan[];
@@ -48,4 +72,6 @@ export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "databa
   readonly entryService: ServiceConfig;
   /** The pictures bucket; undefined when no service stores pictures. */
   readonly pictures?: PicturesPlan;
+  /** The builder and its bucket; undefined when no service is built from git. */
+  readonly builds?: BuildsPlan;
 }

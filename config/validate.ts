@@ -4,6 +4,7 @@
  * The checks of each concern are in the check-*.ts files beside it; what a topology accepts comes
  * from its own rules (components/topologies/), handed in as `topologies`.
  */
+import { resolveBuilds } from "./check-builds";
 import { resolveDatabase } from "./check-database";
 import { checkMachine } from "./check-machine";
 import { checkNames, maxLabelValue, projectIdPattern } from "./check-names";
@@ -69,8 +70,9 @@ function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, projec
   checkCapacity(parsed, regions, database, rules, err);
   checkMessengerNeeds(parsed, err);
   const pictures = resolvePictures(parsed, regions, project, err);
-  const { entryService: _entry, pictures: _pictures, ...rest } = parsed;
-  return { ...rest, project, regions, database, entryService, pictures };
+  const builds = resolveBuilds(parsed, regions, project, err);
+  const { entryService: _entry, pictures: _pictures, builds: _builds, ...rest } = parsed;
+  return { ...rest, project, regions, database, entryService, pictures, builds };
 }
 
 /** "a", "a and b", "a, b and c". */

@@ -52,6 +52,18 @@ export const typicalCreateSeconds: Record<string, number> = {
   "command:local:Command": 600,
 };
 
+/**
+ * Resources whose type says too little, by the end of their name: the wait for the builder, whose
+ * Maven and Vaadin builds of the messenger take 8 to 15 minutes (../shared/reference, build facts).
+ */
+export const typicalCreateSecondsByName: Record<string, number> = { "-builds-stored": 900 };
+
+function typicalSeconds(node: GraphNode, weights: Record<string, number>): number {
+  const name = node.urn.split("::").pop()!;
+  const byName = Object.entries(typicalCreateSecondsByName).find(([suffix]) => name.endsWith(suffix));
+  return byName ? byName[1] : (weights[node.type] ?? unknownTypeSeconds);
+}
+
 /** Types not in the table (and components, which create nothing) weigh this much. */
 export const unknownTypeSeconds = 0;
 
@@ -90,7 +102,7 @@ export function criticalPath(resources: GraphNode[], weights: Record<string, num
       const candidate = longestEndingAt(dep);
       if (candidate.totalSeconds > before.totalSeconds) before = candidate;
     }
-    const seconds = changing && !changing.has(urn) ? 0 : (weights[node.type] ?? unknownTypeSeconds);
+    const seconds = changing && !changing.has(urn) ? 0 : typicalSeconds(node, weights);
     const result = { totalSeconds: before.totalSeconds + seconds, path: [...before.path, { urn, type: node.type, seconds }] };
     visiting.delete(urn);
     best.set(urn, result);

@@ -2,13 +2,15 @@
  * The architecture as a picture, drawn from the recorded plan itself (not from a hand-kept
  * drawing): regions with their groups, Kong and services, and what each topology adds on a VM (a
  * local PostgreSQL, a declarative config); the database's primary, standby and replica; the
- * pictures bucket and who writes to it; the messenger's own database; the load balancer; the path
+ * pictures bucket and who writes to it; the builder, its bucket and who downloads from it; the messenger's own database; the load balancer; the path
  * a request takes; and a legend of line styles, ports and routes.
  */
 import { kongConfValue } from "../startup/kong-conf";
 import { kongHealthPath } from "../startup/kong-entities";
 import { filesWrittenBy } from "../startup/startup-script";
-import { databaseInstances, Fleet, fleets, inputsOfType } from "./fleet";
+import { buildsBucketPrefix } from "../config/check-builds";
+import { picturesBucketPrefix } from "../config/messenger";
+import { databaseInstances, Fleet, fleets, Inputs, inputsOfType, oneShotVms } from "./fleet";
 import { kongRouteTargets } from "./outage";
 import type { RecordedResource } from "./record";
 
@@ -60,7 +62,7 @@ function legend(resources: RecordedResource[], groups: Fleet[], migratorScript: 
   const rows = [
     "solid: requests",
     "dashed: writes (pg_host, uploads, the app's data)",
-    "dotted: reads (the declarative config)",
+    "dotted: reads (the declarative config, the builder's artifacts)",
     ...(conf ? [`Kong: proxy :${port("proxy_listen")} (health checks: ${kongHealthPath}), status :${port("status_listen")} and Admin API on loopback only`] : []),
     ...[...servicePorts].sort().map(([service, p]) => `${service}: :${p}`),
     ...(shownRegion ? [`routes in ${shownRegion} (each region's under its own prefix):`] : ["routes:"]),
@@ -91,8 +93,13 @@ export function architectureDot(resources: RecordedResource[]): string {
   const autoscalers = new Map(inputsOfType(resources, "RegionAutoscaler").map((a) => [a.name, a.autoscalingPolicy]));
   const { primary, replicas } = databaseInstances(resources);
 
+  const buckets = inputsOfType(resources, "storage/bucket:Bucket");
+  const picturesBucket = buckets.find((b) => b.name.startsWith(picturesBucketPrefix));
+  const buildsBucket = buckets.find((b) => b.name.startsWith(buildsBucketPrefix));
   const bucketGrants = inputsOfType(resources, "storage/bucketIAMMember:BucketIAMMember");
-  const pictureWriters = new Set(bucketGrants.filter((g) => g.role === "roles/storage.objectCreator").map((g) => String(g.member).replace(/^serviceAccount:/, "")));
+  const accountsOf = (grants: Inputs[]) => new Set(grants.map((g) => String(g.member).replace(/^serviceAccount:/, "")));
+  const pictureWriters = accountsOf(bucketGrants.filter((g) => g.bucket === picturesBucket?.name && g.role === "roles/storage.objectCreator"));
+  const artifactReaders = accountsOf(bucketGrants.filter((g) => g.bucket === buildsBucket?.name && g.condition));
 
   const groups = fleets(resources);
   for (const region of [...new Set(groups.map((g) => g.region))].sort()) {
@@ -145,6 +152,7 @@ export function architectureDot(resources: RecordedResource[]): string {
       }
       if (loadBalanced) edges.push(`  lb -> ${node};`);
       if (pictureWriters.has(serviceAccount)) edges.push(`  ${node} -> pictures [style=dashed, label="uploads"];`);
+      if (artifactReaders.has(serviceAccount)) edges.push(`  builds -> ${node} [style=dotted, label="artifacts at first boot"];`);
     }
     lines.push("  }");
     for (const { node, entry } of serviceNodes) {
@@ -170,11 +178,16 @@ export function architectureDot(resources: RecordedResource[]): string {
     }
     lines.push("  }");
   }
-  for (const bucket of inputsOfType(resources, "storage/bucket:Bucket")) {
-    const access = bucketGrants.some((g) => g.member === "allUsers") ? "public read" : "private";
-    lines.push(`  pictures [label=${quote(`Cloud Storage ${bucket.name}\nlocation ${bucket.location}, ${access}`)}, shape=folder, fillcolor="#e8f0fe"];`);
+  if (picturesBucket) {
+    const access = bucketGrants.some((g) => g.bucket === picturesBucket.name && g.member === "allUsers") ? "public read" : "private";
+    lines.push(`  pictures [label=${quote(`Cloud Storage ${picturesBucket.name}\nlocation ${picturesBucket.location}, ${access}`)}, shape=folder, fillcolor="#e8f0fe"];`);
   }
-  const migrators = inputsOfType(resources, "compute/instance:Instance");
+  for (const builder of oneShotVms(resources, "builder")) {
+    lines.push(`  builds [label=${quote(`Cloud Storage ${buildsBucket.name}\nlocation ${buildsBucket.location}, the services' artifacts`)}, shape=folder, fillcolor="#e8f0fe"];`);
+    lines.push(`  builder [label=${quote(`Builder (one-shot VM)\n${builder.zone}, ${builder.machineType}`)}, fillcolor="#f1f3f4"];`);
+    lines.push('  builder -> builds [style=dashed, label="builds once, stores"];');
+  }
+  const migrators = oneShotVms(resources, "migrator");
   for (const migrator of migrators) {
     lines.push(`  migrator [label=${quote(`Kong migrator (one-shot VM)\n${migrator.zone}`)}, fillcolor="#f1f3f4"];`);
     if (primary) lines.push('  migrator -> db_primary [style=dashed, label="migrations, entities"];');

@@ -13,6 +13,11 @@ export function inputsOfType(resources: RecordedResource[], suffix: string): Inp
   return resources.filter((r) => r.type.endsWith(suffix)).map((r) => r.inputs);
 }
 
+/** The one-shot VMs (instances, not groups) whose boot script names `role`: the migrator, the builder. */
+export function oneShotVms(resources: RecordedResource[], role: "migrator" | "builder"): Inputs[] {
+  return inputsOfType(resources, "compute/instance:Instance").filter((vm) => roleOf(vm.metadataStartupScript) === role);
+}
+
 export interface Fleet {
   name: string;
   region: string;

@@ -4,7 +4,7 @@
  * so two plans of the same program are identical.
  */
 import { createHash } from "crypto";
-import { readFileSync } from "fs";
+import { existsSync, readFileSync } from "fs";
 import { join } from "path";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime";
 
@@ -46,6 +46,24 @@ export const mockKongClusterKey = readFileSync(join(__dirname, "mock-kong-cluste
 /** The private address the mock gives an auto-named Cloud SQL instance (the VM harness serves PostgreSQL there). */
 export function mockDatabaseAddress(logicalName: string): string {
   return privateAddress("10.64", autoName(logicalName));
+}
+
+/**
+ * Where the VM harness's Cloud Storage stand-in keeps what its builder stored: a manifest there
+ * (`<dir>/builds/<key>.json`) is the one the wait reports, so fleet scripts name the real artifact.
+ */
+export const storedBuildsVariable = "GEO_PLAN_STORED_BUILDS";
+
+/** The builder's manifests as the wait prints them: the stand-in's where stored, else made up from the key. */
+function mockManifests(keys: string[]): Record<string, unknown> {
+  const dir = process.env[storedBuildsVariable];
+  return Object.fromEntries(
+    keys.map((key) => {
+      const stored = dir ? join(dir, "builds", `${key}.json`) : undefined;
+      if (stored && existsSync(stored)) return [key, JSON.parse(readFileSync(stored, "utf8"))];
+      return [key, { object: `builds/${key}.tar.gz`, generation: String(parseInt(digest(key, 12), 16)), sha256: digest(`artifact ${key}`, 64), bytes: 0 }];
+    }),
+  );
 }
 
 /** Google's collection names that are not the type's name, lower camel case, plus "s". */
@@ -108,9 +126,14 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
     case "tls:index/selfSignedCert:SelfSignedCert":
       state.certPem = mockKongClusterCertificate;
       break;
-    case "command:local:Command":
-      state.stdout = "";
+    case "command:local:Command": {
+      const builds = (inputs.environment as Record<string, string> | undefined)?.BUILDS;
+      state.stdout = builds ? JSON.stringify(mockManifests(builds.split(" "))) : "";
       state.stderr = "";
+      break;
+    }
+    case "gcp:compute/instance:Instance":
+      state.instanceId = String(parseInt(digest(JSON.stringify(inputs), 12), 16));
       break;
   }
   const kind = args.type.split(":")[2];

@@ -7,7 +7,7 @@ import { parse } from "yaml";
 import { filesWrittenBy } from "../startup/startup-script";
 import { fallbackConfigPath } from "../startup/kong-fallback";
 import { entitiesFromAdminRequests } from "../startup/kong-entities";
-import { databaseInstances, fleets, Inputs, inputsOfType } from "./fleet";
+import { databaseInstances, fleets, Inputs, inputsOfType, oneShotVms } from "./fleet";
 import type { RecordedResource } from "./record";
 
 export interface KongRouteTarget {
@@ -71,7 +71,7 @@ export function outageReport(resources: RecordedResource[], lostRegion: string):
   // Internal load balancer address to the region of the tier behind it.
   const ilbRegion = new Map<string, string>(inputsOfType(resources, "compute/forwardingRule:ForwardingRule").map((f) => [f.ipAddress, f.region]));
   const { primary } = databaseInstances(resources);
-  const migrator = inputsOfType(resources, "compute/instance:Instance")[0];
+  const migrator = oneShotVms(resources, "migrator")[0];
   const routes: RouteStatus[] = [];
 
   const gateways = groups.filter((g) => g.role === "gateway");

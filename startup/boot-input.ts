@@ -53,6 +53,14 @@ export interface KongOnVm {
   adminPort: number;
 }
 
+/** A git-built service's artifact: one generation of one object of the builds bucket, and its checksum. */
+export interface ServiceArtifact {
+  bucket: string;
+  object: string;
+  generation: string;
+  sha256: string;
+}
+
 export interface StartupScriptInput {
   /** What the VM is, in logs: `gateway`, `migrator`, `kong-tier`, `service-tier`. */
   role: string;
@@ -62,6 +70,8 @@ export interface StartupScriptInput {
   /** Kong on this VM; undefined for a standalone service tier. */
   kong?: KongOnVm;
   services: ServiceConfig[];
+  /** The artifact of each git-built service, by service name (the builder's, components/service-builds.ts). */
+  artifacts: Record<string, ServiceArtifact>;
   /** What `{{kong}}` in a service's environment becomes. */
   kongUrl: string;
   /** GCP project holding the services' secrets. */

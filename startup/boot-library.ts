@@ -5,16 +5,22 @@
 import { kongPasswordVariable } from "./kong-conf";
 import { kongConfPath, kongEnvPath, kongFileLimit } from "./systemd";
 
-/** Every script: logging, failure, retries, idempotent file writes, metadata and secrets, waits. */
-export const commonFunctions = `
+/** Every script: where it writes, the metadata server, when it started. */
+const scriptBasics = `
 readonly ROOT="\${GEO_API_LAYER_ROOT:-}" # a sandbox root in tests; empty on a VM
 readonly STATE_DIR="$ROOT/var/lib/geo-api-layer"
 readonly METADATA=http://metadata.google.internal/computeMetadata/v1
 readonly started_at=$SECONDS
-units_changed=0
+`;
+
+/** What write_file and write_unit set. */
+const changeFlags = `units_changed=0
 config_changed=0
 file_changed=0
+`;
 
+/** Logging, failing the boot, the budget, retries, apt. */
+const failureAndRetries = `
 # To stderr: a line logged inside a command substitution still reaches the journal.
 log() { echo "geo-api-layer[$ROLE]: $*" >&2; }
 
@@ -48,7 +54,10 @@ retry() {
 readonly RETRY_BACKOFF_SEC="\${GEO_API_LAYER_RETRY_BACKOFF_SEC:-5}"
 
 apt_get() { DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 -q -y "$@"; }
+`;
 
+/** Idempotent file writes. */
+const fileWrites = `
 # write_file PATH MODE < content: replaces PATH only when the content differs; sets file_changed.
 write_file() {
   local path="$ROOT$1" mode=$2 tmp
@@ -71,9 +80,15 @@ write_unit() {
   write_file "/etc/systemd/system/$1" 0644
   if ((file_changed)); then units_changed=1; fi
 }
+`;
 
+/** Reading the metadata server. */
+const metadataFunction = `
 metadata() { curl -fsS --retry 5 -H "Metadata-Flavor: Google" "$METADATA/$1"; }
+`;
 
+/** Waiting for a local URL. */
+const httpWait = `
 # wait_http NAME URL: until URL answers 2xx, within the boot budget; every second, since a local
 # request costs nothing and each second of waiting is a second the VM does not serve.
 wait_http() {
@@ -86,33 +101,183 @@ wait_http() {
 }
 `;
 
+/** Every VM script: logging, failure, retries, idempotent file writes, metadata, waits. */
+export const commonFunctions = scriptBasics + changeFlags + failureAndRetries + fileWrites + metadataFunction + httpWait;
+
+/** The builder's script: it writes no configuration and waits for nothing local. */
+export const builderBasics = scriptBasics + failureAndRetries + metadataFunction;
+
+/**
+ * Google's APIs with the VM's own service account: the token reaches curl on its standard input
+ * (-H @-), never on a command line, which every local user can read in /proc/PID/cmdline. A new
+ * grant takes minutes to reach an API, so 403 and 404 are retried within the boot budget (curl's
+ * --retry does not retry them).
+ */
+export const googleApiFunctions = `
+# account_token: this VM's service account's access token, from the metadata server.
+account_token() { metadata "instance/service-accounts/default/token" | jq -r .access_token; }
+
+# not_readable_yet WHAT STATUS HINT: after a 403 or 404, waits to retry while the boot budget
+# lasts; fails the boot on any other status, or with HINT once the budget is spent.
+not_readable_yet() {
+  case $2 in
+    403 | 404)
+      within_budget "$1 still unreadable (HTTP $2) $BOOT_BUDGET_SEC s after boot: $3"
+      log "$1 not readable yet (HTTP $2; IAM grants take minutes to propagate); retrying"
+      sleep "\${GEO_API_LAYER_POLL_SEC:-10}" ;;
+    *) fail "reading $1 failed with HTTP $2" ;;
+  esac
+}
+`;
+
 /** Reading a Secret Manager secret with the VM's own service account. */
 export const secretFunctions = `
 # secret_env_line NAME RESOURCE: NAME="value" for systemd's EnvironmentFile, quoted like envLine in
-# systemd.ts; the value, read from Secret Manager with this VM's account, never becomes a shell word.
-# The token reaches curl on its standard input (-H @-), never on a command line, which every local
-# user can read in /proc/PID/cmdline. A new grant takes minutes to reach Secret Manager, so 403 and
-# 404 are retried within the boot budget (curl's --retry does not retry them).
+# systemd.ts; the value, read from Secret Manager with this VM's account, never becomes a shell word
+# nor touches a disk.
 secret_env_line() {
   local token response status
   while true; do
-    token=$(metadata "instance/service-accounts/default/token" | jq -r .access_token)
+    token=$(account_token)
     response=$(printf 'Authorization: Bearer %s\\n' "$token" |
       curl -sS --retry 5 -H @- -w '\\n%{http_code}' "https://secretmanager.googleapis.com/v1/$2:access") ||
       fail "reading secret $2: Secret Manager could not be reached"
     status=\${response##*$'\\n'}
-    case $status in
-      200) break ;;
-      403 | 404)
-        within_budget "secret $2 still unreadable (HTTP $status) $BOOT_BUDGET_SEC s after boot: does it exist, and may this VM's service account access it?"
-        log "secret $2 not readable yet (HTTP $status; IAM grants take minutes to propagate); retrying"
-        sleep "\${GEO_API_LAYER_POLL_SEC:-10}" ;;
-      *) fail "reading secret $2 failed with HTTP $status" ;;
-    esac
+    if [[ $status == 200 ]]; then break; fi
+    not_readable_yet "secret $2" "$status" "does it exist, and may this VM's service account access it?"
   done
   jq -r --arg name "$1" '(.payload.data | @base64d) as $value
     | if ($value | test("[\\u0000-\\u001f]")) then error("secret of \\($name) has control characters")
       else $name + "=" + ($value | tojson) end' <<<"\${response%$'\\n'*}"
+}
+`;
+
+/** Cloud Storage's JSON API, for the builder and the VMs that download what it built. */
+const storageApi = "https://storage.googleapis.com";
+
+/**
+ * A git-built service's artifact, as the builder stored it (components/service-builds.ts): one
+ * generation of one object, so every VM of a template unpacks the same bytes.
+ */
+export const artifactFunctions = `
+# install_artifact SERVICE BUCKET OBJECT GENERATION SHA256 DIR: downloads that generation of the
+# object with this VM's account, checks its SHA-256 and unpacks it into DIR (root's; the service
+# may read, not change its code). Missing (404) or not yet granted (403): retried within the boot
+# budget. A wrong checksum fails at once: the bytes will not get better.
+install_artifact() {
+  local service=$1 name="gs://$2/$3#$4" file token status sum
+  file=$(mktemp)
+  while true; do
+    token=$(account_token)
+    status=$(printf 'Authorization: Bearer %s\\n' "$token" |
+      curl -sS --retry 5 -H @- -o "$file" -w '%{http_code}' "${storageApi}/storage/v1/b/$2/o/$(jq -rn --arg o "$3" '$o | @uri')?alt=media&generation=$4") ||
+      fail "downloading $service's artifact $name: Cloud Storage could not be reached"
+    if [[ $status == 200 ]]; then break; fi
+    not_readable_yet "$service's artifact $name" "$status" "is it stored (the builder's log), and may this VM's service account read it?"
+  done
+  sum=$(sha256sum "$file" | cut -d' ' -f1)
+  if [[ $sum != "$5" ]]; then
+    rm -f "$file"
+    fail "$service's artifact $name is corrupt: its SHA-256 is $sum, the builder stored $5"
+  fi
+  rm -rf "$6" && mkdir -p "$6"
+  tar -xzf "$file" -C "$6" --no-same-owner
+  rm -f "$file"
+  log "installed $service's artifact $name ($(du -sh "$6" | cut -f1))"
+}
+`;
+
+/**
+ * The builder's own steps: whether a build is stored, building it as an unprivileged user, and
+ * storing the artifact and then its manifest, which is what \`pulumi up\` waits for; a failed
+ * build stores its log's last lines where \`pulumi up\` finds them.
+ */
+export const builderFunctions = (user: string) => `
+readonly STORAGE=${storageApi}
+
+# storage_call METHOD URL [FILE CONTENT_TYPE]: one call with this VM's account; prints the body
+# and then the HTTP status on a line of its own.
+storage_call() {
+  local upload=() token
+  if (($# > 2)); then upload=(--data-binary "@$3" -H "Content-Type: $4"); fi
+  token=$(account_token)
+  printf 'Authorization: Bearer %s\\n' "$token" |
+    curl -sS --retry 5 -H @- -X "$1" "\${upload[@]}" -w '\\n%{http_code}' "$2" ||
+    fail "$1 $2: Cloud Storage could not be reached"
+}
+
+uri() { jq -rn --arg s "$1" '$s | @uri'; }
+
+# stored BUCKET OBJECT: whether the object exists (a new grant is waited for).
+stored() {
+  local response status
+  while true; do
+    response=$(storage_call GET "$STORAGE/storage/v1/b/$1/o/$(uri "$2")")
+    status=\${response##*$'\\n'}
+    case $status in
+      200) return 0 ;;
+      404) return 1 ;;
+      *) not_readable_yet "gs://$1/$2" "$status" "may the builder's service account read the bucket?" ;;
+    esac
+  done
+}
+
+# upload BUCKET OBJECT FILE CONTENT_TYPE: stores FILE unless the object exists (ifGenerationMatch=0:
+# what is stored never changes); prints the object's generation.
+upload() {
+  local response status
+  response=$(storage_call POST "$STORAGE/upload/storage/v1/b/$1/o?uploadType=media&ifGenerationMatch=0&name=$(uri "$2")" "$3" "$4")
+  status=\${response##*$'\\n'}
+  [[ $status == 200 ]] || fail "storing gs://$1/$2 failed with HTTP $status: \${response%$'\\n'*}"
+  jq -r .generation <<<"\${response%$'\\n'*}"
+}
+
+# build_artifact BUCKET KEY REPOSITORY REF DIRECTORY PACKAGES COMMAND ARTIFACT...: installs the
+# build's packages (a space-separated list), clones, builds as ${user}, packs the artifacts (paths
+# relative to DIRECTORY) and stores them, then the manifest.
+build_artifact() {
+  local bucket=$1 key=$2 repository=$3 ref=$4 directory=$5 packages=$6 command=$7 src archive sum generation
+  shift 7
+  if [[ -n $packages ]]; then
+    # shellcheck disable=SC2086 # a list of package names
+    retry 5 apt_get install $packages
+  fi
+  src="$ROOT/var/lib/${user}/src/$key"
+  rm -rf "$src"
+  retry 5 git clone --quiet "$repository" "$src"
+  git -C "$src" checkout --quiet --detach "$ref"
+  chown -R ${user}: "$src"
+  within_budget "no time left to build $key"
+  log "building $key: $command"
+  (cd "$src/$directory" && timeout "$(seconds_left)" runuser -u ${user} -- bash -c "$command")
+  archive="$STATE_DIR/$key.tar.gz"
+  # Sorted, owned by root, dated 0: the same build makes the same bytes.
+  tar -C "$src/$directory" --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -czf "$archive" -- "$@"
+  sum=$(sha256sum "$archive" | cut -d' ' -f1)
+  generation=$(upload "$bucket" "builds/$key.tar.gz" "$archive" application/gzip)
+  jq -n --arg object "builds/$key.tar.gz" --arg generation "$generation" --arg sha256 "$sum" --argjson bytes "$(stat -c %s "$archive")" \\
+    --arg builtBy "$(metadata instance/name)" --argjson seconds $((SECONDS - started_at)) \\
+    '{object: $object, generation: $generation, sha256: $sha256, bytes: $bytes, builtBy: $builtBy, seconds: $seconds}' >"$archive.json"
+  upload "$bucket" "builds/$key.json" "$archive.json" application/json >/dev/null
+  log "stored gs://$bucket/builds/$key.tar.gz#$generation (sha256 $sum, $(stat -c %s "$archive") bytes)"
+  rm -rf "$src" "$archive" "$archive.json"
+}
+
+# build_or_report BUCKET KEY ...: build_artifact in a subshell, its output to the journal and to its
+# log; when it fails, the log's last lines are stored as builds/KEY.failed/<this VM's id>.log, where
+# \`pulumi up\` finds them, and \`failed\` counts it. Never call it where bash ignores \`set -e\` (in
+# an if, && or ||): the build would go on past a failing step.
+build_or_report() {
+  local log_file="$STATE_DIR/$2.log" failure status=0
+  (build_artifact "$@") > >(tee "$log_file" >&2) 2>&1 &
+  wait $! || status=$?
+  wait # for tee: the log is whole
+  if ((status == 0)); then return 0; fi
+  failed=$((failed + 1))
+  failure="builds/$2.failed/$(metadata instance/id).log"
+  tail -n 60 "$log_file" >"$log_file.tail"
+  upload "$1" "$failure" "$log_file.tail" text/plain >/dev/null
+  log "FAILED: the build of $2 (exit status $status); its last lines are in gs://$1/$failure"
 }
 `;
 

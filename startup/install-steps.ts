@@ -1,11 +1,12 @@
 /**
  * The boot script's first-boot install: the apt packages, Kong from its signed repository, each
- * service's image or build. Runs once per template (behind the install marker).
+ * service's image or the artifact the builder made of it (nothing is built on a fleet VM). Runs
+ * once per template (behind the install marker).
  */
 import { serviceUser } from "../config/vm-contract";
 import type { StartupScriptInput } from "./boot-input";
 import { shellWord } from "./shell";
-import { serviceHome } from "./systemd";
+import { serviceAppDir, serviceHome } from "./systemd";
 
 function aptPackages(input: StartupScriptInput): string[] {
   const packages = new Set(["ca-certificates", "curl", "jq"]);
@@ -13,7 +14,7 @@ function aptPackages(input: StartupScriptInput): string[] {
   if (input.kong?.mode.kind === "local-db") packages.add("postgresql");
   for (const service of input.services) {
     if (service.run.kind === "container") packages.add("docker.io");
-    else ["git", ...service.run.packages].forEach((p) => packages.add(p));
+    else service.run.packages.forEach((p) => packages.add(p));
   }
   return [...packages].sort();
 }
@@ -43,14 +44,11 @@ export function installSteps(input: StartupScriptInput): string {
     if (run.kind === "container") return [`retry 5 docker pull ${shellWord(run.image)}`];
     const home = serviceHome(service.name);
     const user = serviceUser(service.name);
+    const artifact = input.artifacts[service.name];
+    if (!artifact) throw new Error(`no artifact for the git-built service ${service.name}`);
     return [
-      `id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} --shell /usr/sbin/nologin ${user}`,
-      `rm -rf "$ROOT${home}/src" && mkdir -p "$ROOT${home}"`,
-      `retry 5 git clone --quiet ${shellWord(run.repository)} "$ROOT${home}/src"`,
-      `git -C "$ROOT${home}/src" checkout --quiet --detach ${shellWord(run.ref)}`,
-      `chown -R ${user}: "$ROOT${home}"`,
-      `log "building ${service.name} at ${run.ref}"`,
-      `(cd "$ROOT${home}/src/${run.directory}" && runuser -u ${user} -- bash -c ${shellWord(run.build)})`,
+      `id -u ${user} >/dev/null 2>&1 || useradd --system --home-dir ${home} --create-home --shell /usr/sbin/nologin ${user}`,
+      `install_artifact ${[service.name, artifact.bucket, artifact.object, artifact.generation, artifact.sha256].map(shellWord).join(" ")} "$ROOT${serviceAppDir(service.name)}"`,
     ];
   });
   return [

@@ -10,8 +10,10 @@ import type { ServiceConfig } from "../config/schema";
 import { kongHealthPath } from "./kong-entities";
 import { fallbackConfigPath, fallbackDropIn, kongLmdbPath, renderDatabaseReturnScript, renderDatabaseReturnUnit, databaseReturnScriptPath, databaseReturnUnit } from "./kong-fallback";
 import {
+  artifactFunctions,
   commonFunctions,
   clusterKeyFunctions,
+  googleApiFunctions,
   dataPlaneFunctions,
   fallbackFunctions,
   kongCliFunctions,
@@ -37,12 +39,16 @@ import { shellWord } from "./shell";
 /** Path of Kong's declarative config on DB-less VMs. */
 export const declarativeConfigPath = "/etc/kong/kong.yaml";
 
-/** Seconds a first boot may take, from the work it does; also the autohealing grace period. */
+/**
+ * Seconds a first boot may take, from the work it does; also the autohealing grace period. A
+ * git-built service costs its runtime's packages (a JRE), the builder's artifact and its start:
+ * a download, never a build (README, "Build once").
+ */
 export function firstBootBudgetSec(services: ServiceConfig[]): number {
   const kongInstallAndStart = 300;
-  const sourceBuild = services.some((s) => s.run.kind === "git") ? 900 : 0;
+  const artifactInstallAndStart = services.some((s) => s.run.kind === "git") ? 240 : 0;
   const imagePull = services.some((s) => s.run.kind === "container") ? 180 : 0;
-  return kongInstallAndStart + sourceBuild + imagePull;
+  return kongInstallAndStart + artifactInstallAndStart + imagePull;
 }
 
 const heredocEnd = "GEO_API_LAYER_EOF";
@@ -152,9 +158,12 @@ function functionsFor(input: StartupScriptInput): string[] {
   const mode = input.kong?.mode.kind;
   const onSharedDatabase = mode === "shared-db" || mode === "control-plane";
   const needsSecrets = onSharedDatabase || mode === "migrator" || input.kong?.cluster !== undefined || input.services.some((s) => Object.keys(s.secretEnv).length);
+  const needsArtifacts = input.services.some((s) => s.run.kind === "git");
   return [
     commonFunctions,
+    ...(needsSecrets || needsArtifacts ? [googleApiFunctions] : []),
     ...(needsSecrets ? [secretFunctions] : []),
+    ...(needsArtifacts ? [artifactFunctions] : []),
     ...(input.kong?.cluster ? [clusterKeyFunctions] : []),
     ...(onSharedDatabase || mode === "migrator" || mode === "local-db" ? [kongCliFunctions] : []),
     ...(mode === "migrator" || mode === "local-db" ? [migrationFunctions, kongEntityFunctions(input.kong!.adminPort)] : []),

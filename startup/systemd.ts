@@ -6,6 +6,8 @@ export const kongConfPath = "/etc/kong/kong.conf";
 /** Root-only; holds Kong's database password (kongPasswordVariable), written at boot. */
 export const kongEnvPath = "/etc/kong/kong.env";
 export const serviceHome = (name: string) => `/opt/geo-api-layer/${name}`;
+/** Where a git-built service's artifact is unpacked (root's), and the service's working directory. */
+export const serviceAppDir = (name: string) => `${serviceHome(name)}/app`;
 export const serviceEnvPath = (name: string) => `/etc/geo-api-layer/${name}.env`;
 
 export interface KongUnitOptions {
@@ -72,7 +74,7 @@ export function renderServiceUnit(service: ServiceConfig): string {
         ]
       : [
           `User=${serviceUser(service.name)}`,
-          `WorkingDirectory=${serviceHome(service.name)}/src/${service.run.directory}`,
+          `WorkingDirectory=${serviceAppDir(service.name)}`,
           `ExecStart=/bin/bash -c ${systemdWord(`exec ${service.run.command}`)}`,
           "NoNewPrivileges=yes",
           "ProtectSystem=full",

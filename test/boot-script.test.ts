@@ -1,5 +1,8 @@
 /** What a VM does at boot: the rendered scripts run in a sandbox, twice, and fail the way they should. */
-import { mkdirSync, rmSync, writeFileSync } from "fs";
+import { execFileSync } from "child_process";
+import { createHash } from "crypto";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
 import { join } from "path";
 import { ServiceSchema } from "../config/schema";
 import { renderKongConf } from "../startup/kong-conf";
@@ -20,10 +23,26 @@ const services = [
       { name: "notes", paths: ["/notes"] },
       { name: "notes-internal", paths: ["/internal"], internal: true },
     ],
-    run: { kind: "git", repository: "https://git.example.com/notes.git", ref: "v1.2.3", directory: "app", packages: ["openjdk-17-jre-headless"], build: "make jar", command: "java -jar notes.jar" },
+    run: {
+      kind: "git",
+      repository: "https://git.example.com/notes.git",
+      ref: "v1.2.3",
+      directory: "app",
+      build: { command: "make jar", packages: ["openjdk-17-jdk-headless", "maven"], artifacts: ["target/notes.jar"] },
+      packages: ["openjdk-17-jre-headless"],
+      command: "java -jar target/notes.jar",
+    },
   }),
   echoService,
 ];
+/** The builder's artifact of notes: a real gzip'd tar, as build_artifact packs it. */
+const notesJar = "notes jar bytes\n";
+const artifactDir = mkdtempSync(join(tmpdir(), "artifact-"));
+mkdirSync(join(artifactDir, "target"));
+writeFileSync(join(artifactDir, "target", "notes.jar"), notesJar);
+const notesArtifact = execFileSync("tar", ["-C", artifactDir, "-czf", "-", "target/notes.jar"]);
+rmSync(artifactDir, { recursive: true });
+const artifact = { bucket: "builds-geo-proj", object: "builds/notes-v1-2-3-0123abcd.tar.gz", generation: "1700000000000001", sha256: createHash("sha256").update(notesArtifact).digest("hex") };
 const entities = kongEntities(services, { internalSources: ["10.0.0.0/20"] });
 const requests = renderAdminRequests(adminRequests(entities));
 const sharedConf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], database: { host: "10.64.0.5", verifiedTls: true } });
@@ -38,6 +57,7 @@ function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInpu
     debianCodename: "bookworm",
     kong: mode ? { mode, conf, version: "3.9.1", packageRepository: kongRepository, proxyPort: 8000, statusPort: 8100, adminPort: 8001 } : undefined,
     services: mode?.kind === "migrator" ? [] : services,
+    artifacts: { notes: artifact },
     kongUrl: "http://127.0.0.1:8000",
     project: "proj",
     bootBudgetSec: 60,
@@ -46,8 +66,8 @@ function script(mode: KongMode | undefined, overrides: Partial<StartupScriptInpu
 }
 
 const gateway = script({ kind: "shared-db", passwordSecret: secret, databaseCa });
-const newSandbox = () =>
-  new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app" }).secret("kong-db-password", "kong-pass").secret("notes-db", 'n0tes "quoted"');
+const withArtifact = (sandbox: Sandbox) => sandbox.storedObject(artifact.bucket, artifact.object, artifact.generation, notesArtifact);
+const newSandbox = () => withArtifact(new Sandbox()).secret("kong-db-password", "kong-pass").secret("notes-db", 'n0tes "quoted"');
 const inOrder = (calls: string[], prefixes: string[]) => {
   const positions = prefixes.map((p) => callIndex(calls, p));
   expect(positions.every((p) => p >= 0)).toBe(true);
@@ -63,18 +83,21 @@ describe("a gateway on the shared database", () => {
     expectStatus(first, 0);
     inOrder(first.calls, [
       "apt-get -o DPkg::Lock::Timeout=300 -q -y update",
-      "apt-get -o DPkg::Lock::Timeout=300 -q -y install ca-certificates curl docker.io git gnupg jq openjdk-17-jre-headless",
+      // The runtime only: no git, JDK or Maven on a fleet VM.
+      "apt-get -o DPkg::Lock::Timeout=300 -q -y install ca-certificates curl docker.io gnupg jq openjdk-17-jre-headless",
       "curl -fsSL -o",
       "gpg --show-keys",
       "gpg --batch --yes --dearmor",
       "apt-get -o DPkg::Lock::Timeout=300 -q -y install kong=3.9.1",
       "apt-mark hold kong",
       "useradd --system --home-dir /opt/geo-api-layer/notes",
-      "git clone --quiet https://git.example.com/notes.git",
-      "git -C",
-      "runuser -u svc-notes -- bash -c make jar",
+      `curl -sS --retry 5 -H @- -o`,
       "docker pull registry.example.com/echo@sha256:0123",
     ]);
+    const download = first.calls.find((c) => c.includes("storage.googleapis.com"))!;
+    expect(download).toContain(`https://storage.googleapis.com/storage/v1/b/builds-geo-proj/o/builds%2Fnotes-v1-2-3-0123abcd.tar.gz?alt=media&generation=${artifact.generation}`);
+    // Nothing is built here: no checkout, no build command, no build's packages.
+    expect(first.calls.filter((c) => /^(git|runuser)\b/.test(c) || /install .*(openjdk-17-jdk|maven)/.test(c))).toEqual([]);
     expect(sandbox.file("etc/apt/sources.list.d/kong-gateway-39.list")).toBe(
       "deb [signed-by=/usr/share/keyrings/kong-gateway-39.gpg] https://packages.konghq.com/public/gateway-39/deb/debian bookworm main\n",
     );
@@ -108,6 +131,12 @@ describe("a gateway on the shared database", () => {
     expect(first.calls.filter((c) => c.startsWith("systemctl enable") && c.includes("kong"))).toEqual([]);
     expect(sandbox.file("etc/systemd/system/kong.service")).not.toContain("[Install]");
     expect(first.output).toMatch(/ready in \d+ s/);
+  });
+
+  it("unpacks the builder's artifact, root's, where the service runs from", () => {
+    expect(sandbox.file("opt/geo-api-layer/notes/app/target/notes.jar")).toBe(notesJar);
+    expect(first.output).toContain(`installed notes's artifact gs://${artifact.bucket}/${artifact.object}#${artifact.generation}`);
+    expect(sandbox.file("etc/systemd/system/geo-svc-notes.service")).toContain("WorkingDirectory=/opt/geo-api-layer/notes/app\n");
   });
 
   it("writes systemd units with restart policies, services running as their own user", () => {
@@ -155,7 +184,7 @@ describe("waiting for the migrator", () => {
 
   it("gives up within the boot budget with a clear message, leaving Kong stopped", () => {
     const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
-    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" })
+    const run = withArtifact(new Sandbox({ SANDBOX_SLEEP: "1" }))
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
       .migrations("5")
@@ -170,7 +199,7 @@ describe("waiting for the migrator", () => {
 describe("failures autohealing must see", () => {
   it("a service that never becomes healthy fails the boot before Kong starts", () => {
     const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
-    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1", SANDBOX_UNHEALTHY_PORTS: "9001" })
+    const run = withArtifact(new Sandbox({ SANDBOX_SLEEP: "1", SANDBOX_UNHEALTHY_PORTS: "9001" }))
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
       .migrations("0")
@@ -178,6 +207,32 @@ describe("failures autohealing must see", () => {
     expectStatus(run, 1);
     expect(run.output).toContain("FAILED: notes not ready at http://127.0.0.1:9001/health within 2 s of boot");
     expect(run.calls.some((c) => /^systemctl (start|restart) kong/.test(c))).toBe(false);
+  });
+
+  it("an artifact whose bytes are not the builder's fails the boot at once, naming it, before any service starts", () => {
+    const corrupt = Buffer.concat([notesArtifact, Buffer.from("tampered")]);
+    const run = new Sandbox().secret("kong-db-password", "p").secret("notes-db", "n").migrations("0").storedObject(artifact.bucket, artifact.object, artifact.generation, corrupt).run(gateway);
+    expectStatus(run, 1);
+    const sum = createHash("sha256").update(corrupt).digest("hex");
+    expect(run.output).toContain(`FAILED: notes's artifact gs://${artifact.bucket}/${artifact.object}#${artifact.generation} is corrupt: its SHA-256 is ${sum}, the builder stored ${artifact.sha256}`);
+    expect(run.calls.filter((c) => c.includes("storage.googleapis.com"))).toHaveLength(1);
+    expect(run.calls.some((c) => /^systemctl (enable|start|restart)/.test(c))).toBe(false);
+  });
+
+  it("an artifact that is not stored (another generation, or none) is waited for within the budget, then fails the boot naming it", () => {
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
+    const run = new Sandbox({ SANDBOX_SLEEP: "1" })
+      .secret("kong-db-password", "p")
+      .secret("notes-db", "n")
+      .migrations("0")
+      .storedObject(artifact.bucket, artifact.object, "1", notesArtifact)
+      .run(short);
+    expectStatus(run, 1);
+    const name = `gs://${artifact.bucket}/${artifact.object}#${artifact.generation}`;
+    expect(run.output).toContain(`notes's artifact ${name} not readable yet (HTTP 404`);
+    expect(run.output).toContain(`FAILED: notes's artifact ${name} still unreadable (HTTP 404) 2 s after boot: is it stored (the builder's log), and may this VM's service account read it?`);
+    expect(run.calls.filter((c) => c.includes("storage.googleapis.com")).length).toBeGreaterThan(1);
+    expect(run.calls.some((c) => /^systemctl (enable|start|restart)/.test(c))).toBe(false);
   });
 
   it("a repository key with another fingerprint stops the install", () => {
@@ -189,7 +244,7 @@ describe("failures autohealing must see", () => {
 
   it("a secret that cannot be read fails the boot within its budget, saying which, instead of starting without it", () => {
     const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
-    const run = new Sandbox({ SANDBOX_CHECKOUT_DIRS: "app", SANDBOX_SLEEP: "1" }).secret("notes-db", "n").migrations("0").run(short);
+    const run = withArtifact(new Sandbox({ SANDBOX_SLEEP: "1" })).secret("notes-db", "n").migrations("0").run(short);
     expectStatus(run, 1);
     expect(run.output).toContain("secret projects/proj/secrets/kong-db-password/versions/latest not readable yet (HTTP 404");
     expect(run.output).toContain(
@@ -302,7 +357,7 @@ describe("a hybrid data plane", () => {
   const cluster = { certificate: "-----BEGIN CERTIFICATE-----\nMIIC\n-----END CERTIFICATE-----\n", keySecret: "projects/proj/secrets/kong-cluster-key" };
   const key = "-----BEGIN PRIVATE KEY-----\nMIG2AgEA\n-----END PRIVATE KEY-----\n";
   const conf = renderKongConf({ proxyPort: 8000, statusPort: 8100, adminPort: 8001, memCacheSize: "128m", trustedIps: ["35.191.0.0/16"], cluster: { role: "data_plane", controlPlane: "10.0.0.9:8005" } });
-  const withCluster = renderStartupScript({ role: "gateway", region: "us-east4", debianCodename: "bookworm", kong: { mode: { kind: "data-plane", fallbackConfig }, cluster, conf, version: "3.9.1", packageRepository: kongRepository, proxyPort: 8000, statusPort: 8100, adminPort: 8001 }, services, kongUrl: "http://127.0.0.1:8000", project: "proj", bootBudgetSec: 60 });
+  const withCluster = renderStartupScript({ role: "gateway", region: "us-east4", debianCodename: "bookworm", kong: { mode: { kind: "data-plane", fallbackConfig }, cluster, conf, version: "3.9.1", packageRepository: kongRepository, proxyPort: 8000, statusPort: 8100, adminPort: 8001 }, services, artifacts: { notes: artifact }, kongUrl: "http://127.0.0.1:8000", project: "proj", bootBudgetSec: 60 });
   const dropIn = "run/systemd/system/kong.service.d/geo-api-layer-fallback.conf";
   const sandbox = () => newSandbox().secret("kong-cluster-key", Buffer.from(key).toString("base64"));
 

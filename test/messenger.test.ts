@@ -38,12 +38,16 @@ describe("the check against the messenger's facts", () => {
     ]);
   });
 
-  it("fails on another jar, on the default (dev) profile, and on env the code does not read", () => {
+  it("fails on another jar, an artifact without the jar, on the default (dev) profile, and on env the code does not read", () => {
     const problems = messengerMismatches(
-      withRun({ command: "java -jar target/attachments-0.0.1-SNAPSHOT.jar", build: "mvn clean package -DskipTests" }, { env: { ...attachments.env, DB_MODE: "standard" } }),
+      withRun(
+        { command: "java -jar target/attachments-0.0.1-SNAPSHOT.jar", build: { command: "mvn clean package -DskipTests", artifacts: ["target/attachments-0.0.1-SNAPSHOT.jar"] } },
+        { env: { ...attachments.env, DB_MODE: "standard" } },
+      ),
     );
     expect(problems).toEqual([
       expect.stringContaining('command "java -jar target/attachments-0.0.1-SNAPSHOT.jar", but attachments at'),
+      expect.stringContaining('build.artifacts ["target/attachments-0.0.1-SNAPSHOT.jar"] leave out target/attachments-1.0.0-SNAPSHOT.jar'),
       expect.stringContaining("does not select the prod profile (-Pprod)"),
       expect.stringContaining("DB_MODE is not read by attachments"),
     ]);

@@ -177,16 +177,24 @@ describe("the critical path", () => {
     expect(criticalPath([node("c", "component", ["elsewhere"]), node("x", "b", ["c"])], { b: 10 }).totalSeconds).toBe(10);
   });
 
-  it("shows that the us-multi fleet waits for Cloud SQL's primary only, not its replica, as the README says", async () => {
+  it("shows that the us-multi fleet waits for the builds, beside Cloud SQL's primary and not its replica, as the README says", async () => {
     const stack = await recordStack("us-multi");
     const path = criticalPath(stack.resources);
-    const database = path.path.filter((n) => n.type === "gcp:sql/databaseInstance:DatabaseInstance");
+    const names = path.path.map((n) => n.urn.split("::").pop());
+    // The builds (15 minutes) outlast Cloud SQL's primary (10), which the templates also wait for;
     // kong.conf names only the primary: the replica is created beside the fleets, not before them.
-    expect(database.map((n) => n.urn.split("::").pop())).toEqual(["geo-db-us-central1"]);
-    // Google: creating an instance takes several minutes; ten here.
-    expect(database.map((n) => n.seconds)).toEqual([600]);
+    expect(names).toEqual(expect.arrayContaining(["geo-builds-builder", "geo-builds-stored", "geo-us-central1-template", "geo-check-routes"]));
+    expect(path.path.find((n) => n.urn.endsWith("::geo-builds-stored"))!.seconds).toBe(900);
+    const template = stack.resources.find((r) => r.name === "geo-us-central1-template")!;
+    const primary = stack.resources.find((r) => r.name === "geo-db-us-central1")!;
+    const replica = stack.resources.find((r) => r.name === "geo-db-us-east4")!;
+    const upstream = (urn: string, seen = new Set<string>()): Set<string> => {
+      for (const dep of stack.resources.find((r) => r.urn === urn)?.dependencies ?? []) if (!seen.has(dep)) upstream(dep, seen.add(dep));
+      return seen;
+    };
+    expect([upstream(template.urn).has(primary.urn), upstream(template.urn).has(replica.urn)]).toEqual([true, false]);
     const readme = readFileSync(join(projectDir, "README.md"), "utf8");
-    expect(readme).toContain(`For us-multi the estimate is about ${Math.round(path.totalSeconds / 60)} minutes, 10 of them Cloud SQL's primary`);
+    expect(readme).toContain(`For us-multi the estimate is about ${Math.round(path.totalSeconds / 60)} minutes, 15 of them the builds`);
   });
 });
 

@@ -115,11 +115,14 @@ describe("every example stack", () => {
     ]);
   });
 
-  it("would fail a plan whose VM got an external IP", async () => {
+  it("would fail a plan whose VM got an external IP: the builder's and the migrator's alike", async () => {
     const recording = await recordStack("us-multi");
-    const resources: PolicyResource[] = recording.resources.map((r) => structuredClone(policyResource(r)));
-    const vm = resources.find((r) => r.type === "gcp:compute/instance:Instance")!;
-    vm.props.networkInterfaces[0].accessConfigs = [{ natIp: "" }];
-    expect(checkPolicies(resources)).toEqual([{ rule: "no-external-ip", resource: "gcp:compute/instance:Instance::geo-migrator-vm", message: "a network interface has an access config (an external IP)" }]);
+    const names = recording.resources.filter((r) => r.type === "gcp:compute/instance:Instance").map((r) => r.name);
+    expect(names.sort()).toEqual(["geo-builds-builder", "geo-migrator-vm"]);
+    for (const name of names) {
+      const resources: PolicyResource[] = recording.resources.map((r) => structuredClone(policyResource(r)));
+      resources.find((r) => r.type === "gcp:compute/instance:Instance" && r.name === name)!.props.networkInterfaces[0].accessConfigs = [{ natIp: "" }];
+      expect(checkPolicies(resources)).toEqual([{ rule: "no-external-ip", resource: `gcp:compute/instance:Instance::${name}`, message: "a network interface has an access config (an external IP)" }]);
+    }
   });
 });

@@ -1,6 +1,7 @@
 /** What the stack renders for its VMs passes the tools that judge such files. */
 import type { Recording } from "../plan/record";
 import { renderRouteCheckScript } from "../components/deploy-check";
+import { renderBuildWaitScript } from "../components/service-builds";
 import { adminRequests, entitiesFromAdminRequests, kongEntities, renderAdminRequests } from "../startup/kong-entities";
 import { inputs, recordStack, stackServices } from "./support/stack";
 import { checkFile, verifyUnits } from "./support/tools";
@@ -21,8 +22,9 @@ const bootScripts = () =>
   stack.resources.filter((r) => inputs(r).metadataStartupScript).map((r) => [r.name, inputs(r).metadataStartupScript as string]);
 
 describe("boot scripts of every region and role", () => {
-  it("exist for each region's template and the migrator", () => {
+  it("exist for each region's template, the builder and the migrator", () => {
     expect(bootScripts().map(([name]) => name).sort()).toEqual([
+      "geo-builds-builder",
       "geo-migrator-vm",
       "geo-us-central1-template",
       "geo-us-east4-template",
@@ -53,7 +55,9 @@ describe("Kong's entities", () => {
 });
 
 describe("the post-deploy route check", () => {
-  it("passes shellcheck", () => {
+  it("passes shellcheck, as does the wait for the builder", () => {
+    const wait = renderBuildWaitScript({ name: "geo-builder", zone: "us-west2-a" }, 2700);
+    expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "wait.sh", wait)).toEqual({ status: 0, output: "" });
     const script = renderRouteCheckScript([{ method: "GET", path: "/", throughKong: true }, { method: "GET", path: "/login", throughKong: false }], 600);
     expect(checkFile(["shellcheck", "--severity=style", "--shell=bash"], "check.sh", script)).toEqual({ status: 0, output: "" });
   });
@@ -132,7 +136,7 @@ describe("systemd units", () => {
         port: 9000,
         healthPath: "/h",
         routes: [{ name: "t", paths: ["/t"] }],
-        run: { kind: "git", repository: "https://example.com/t.git", ref: "v1", build: `make ${tricky}`, command: `./run ${tricky}` },
+        run: { kind: "git", repository: "https://example.com/t.git", ref: "v1", build: { command: `make ${tricky}`, artifacts: ["run"] }, command: `./run ${tricky}` },
       },
       { name: "boxed", port: 9001, healthPath: "/h", routes: [{ name: "b", paths: ["/b"] }], run: { kind: "container", image: "img", args: [tricky, "--flag=a b"] } },
     ];

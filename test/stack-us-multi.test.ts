@@ -206,7 +206,7 @@ describe("the us-multi stack", () => {
     const migrating = scripts.filter((s) => /^run_migrations finish-later$/m.test(s));
     expect(migrating).toHaveLength(1);
     expect(migrating[0]).toContain("readonly ROLE=migrator");
-    expect(inputs(one(stack, "gcp:compute/instance:Instance")).zone.startsWith("us-central1-")).toBe(true);
+    expect(byName("gcp:compute/instance:Instance", "geo-migrator-vm").zone.startsWith("us-central1-")).toBe(true);
     const gateways = scripts.filter((x) => x.includes("ROLE=gateway"));
     expect(gateways).toHaveLength(regions.length);
     for (const s of gateways) {
@@ -218,7 +218,7 @@ describe("the us-multi stack", () => {
   });
 
   it("checks every public route through the load balancer after the rollout", () => {
-    const check = inputs(one(stack, "command:local:Command"));
+    const check = byName("command:local:Command", "geo-check-routes");
     expect(check.environment.BASE_URL).toBe("http://203.0.113.10");
     expect(check.create).toMatch(/^check GET '\/' kong$/m);
     expect(check.create).toMatch(/^check GET '\/ping' kong$/m);
@@ -229,7 +229,7 @@ describe("the us-multi stack", () => {
     for (const t of templates) expect(check.triggers).toContainEqual(expect.stringContaining(`instanceTemplates/${t.namePrefix}`));
     expect(check.triggers).toContainEqual(expect.stringContaining("instances/geo-kong-migrator"));
     // It runs after every group and the forwarding rule exist, not merely after the address.
-    const waitsFor = one(stack, "command:local:Command").dependencies;
+    const waitsFor = ofType(stack, "command:local:Command").find((c) => c.name === "geo-check-routes")!.dependencies;
     for (const r of [...ofType(stack, "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager"), one(stack, "gcp:compute/globalForwardingRule:GlobalForwardingRule")]) {
       expect(waitsFor).toContain(r.urn);
     }
@@ -240,9 +240,11 @@ describe("the us-multi stack", () => {
       ...ofType(stack, "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate").map((r): [unknown, string] => [inputs(r).labels, "regional-tier"]),
       [inputs(one(stack, "gcp:secretmanager/secret:Secret")).labels, "kong-database"],
       [byName("gcp:sql/databaseInstance:DatabaseInstance", "geo-db-us-central1").settings.userLabels, "kong-database"],
-      [inputs(one(stack, "gcp:storage/bucket:Bucket")).labels, "pictures-bucket"],
+      [byName("gcp:storage/bucket:Bucket", "geo-pictures-bucket").labels, "pictures-bucket"],
+      [byName("gcp:storage/bucket:Bucket", "geo-builds-bucket").labels, "service-builds"],
+      [byName("gcp:compute/instance:Instance", "geo-builds-builder").labels, "service-builds"],
     ];
-    expect(labelled).toHaveLength(6);
+    expect(labelled).toHaveLength(8);
     for (const [labels, component] of labelled) expect(labels).toEqual({ "managed-by": "geo-api-layer", stack: "us-multi", component });
   });
 });

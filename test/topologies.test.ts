@@ -3,7 +3,8 @@ import { readFileSync } from "fs";
 import { join } from "path";
 import type { RecordedResource, Recording } from "../plan/record";
 import { databaseRoles, groupRegions, kongRouteTargets, outageReport, renderOutageRow } from "../plan/outage";
-import { filesWrittenBy } from "../startup/startup-script";
+import { oneShotVms } from "../plan/fleet";
+import { filesWrittenBy, roleOf } from "../startup/startup-script";
 import { exampleStacks } from "../scripts/outage-table";
 import { inputs, ofType, one, projectDir, recordStack } from "./support/stack";
 import { checkFile } from "./support/tools";
@@ -145,10 +146,11 @@ describe("sidecar and dbless", () => {
       "gcp:sql/databaseInstance:DatabaseInstance",
       "gcp:servicenetworking/connection:Connection",
       "gcp:secretmanager/secret:Secret",
-      "gcp:compute/instance:Instance",
     ]) {
       expect(ofType(stacks[topology], type)).toHaveLength(0);
     }
+    // Its one VM outside a group is the builder.
+    expect(ofType(stacks[topology], "gcp:compute/instance:Instance").map((r) => roleOf(inputs(r).metadataStartupScript))).toEqual(["builder"]);
   });
 
   it("sidecar VMs create their own database, migrate it and write their own entities, with routes on loopback", () => {
@@ -240,7 +242,7 @@ describe("standalone", () => {
   });
 
   it("never points a regional route at another region's backend", () => {
-    const migrator = inputs(one(stacks.standalone, "gcp:compute/instance:Instance"));
+    const migrator = oneShotVms(stacks.standalone.resources, "migrator")[0];
     const ilbs = ofType(stacks.standalone, "gcp:compute/forwardingRule:ForwardingRule").map(inputs);
     const prefixes: Record<string, string> = { "us-west2": "/api/us/west", "us-central1": "/api/us/central", "us-east4": "/api/us/east" };
     const targets = kongRouteTargets(migrator.metadataStartupScript);

@@ -137,7 +137,7 @@ describe("the standalone example stack", () => {
           f.allows.some((a: Inputs) => a.protocol === "tcp" && (a.ports ?? []).includes(String(port))),
       );
     const subnetOf = (template: Inputs) => named(resources, "compute/subnetwork:Subnetwork", template.networkInterfaces[0].subnetwork);
-    const migrator = inputs(one(standalone(), "gcp:compute/instance:Instance"));
+    const migrator = inputs(ofType(standalone(), "gcp:compute/instance:Instance").find((r) => r.name === "geo-migrator-vm")!);
     const { services } = entitiesFromAdminRequests(filesWrittenBy(migrator.metadataStartupScript)["/etc/kong/admin-requests.tsv"]);
     expect(services.length).toBe(9);
     for (const service of services) {

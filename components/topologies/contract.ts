@@ -9,6 +9,8 @@ import type { TopologyRules } from "../../config/topology-rules";
 import type { RouteProbe } from "../deploy-check";
 import type { Network, NetworkArgs } from "../network";
 import type { SharedTierArgs } from "../regional-tier";
+import type { ArtifactReads } from "../vm";
+import type { ServiceArtifact } from "../../startup/boot-input";
 
 /** A port and path that answer 200 when a VM can serve. */
 export interface HealthCheckTarget {
@@ -25,6 +27,13 @@ export interface FleetContext {
   network: Network;
   /** The global load balancer's address, reserved before the fleets: Kong trusts X-Forwarded-For up to it. */
   loadBalancerAddress: pulumi.Output<string>;
+  /**
+   * The builder's artifact of each git-built service, by name: known once every build is stored,
+   * so a template that names one waits for the builds (components/service-builds.ts).
+   */
+  artifacts: pulumi.Output<Record<string, ServiceArtifact>>;
+  /** What VMs running `services` may read of the builds bucket; undefined when none is git-built. */
+  artifactReads(services: string[]): ArtifactReads | undefined;
   /** What every tier of the stack shares but its labels. */
   tier: Omit<SharedTierArgs, "labels">;
 }

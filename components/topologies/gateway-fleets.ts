@@ -51,6 +51,7 @@ export function gatewayFleets(context: FleetContext, vms: GatewayVms): FleetLayo
           subnetwork: network.subnets[region.name].selfLink,
           startupScript: vms.script(region.name, config.services, kongUrl),
           secretIds: vms.secretIds,
+          artifactReads: context.artifactReads(config.services.map((s) => s.name)),
           namedPorts: [{ name: kongProxyPortName, port: config.kong.proxyPort }],
           autohealing: kongHealth(config.kong.proxyPort),
           labels: resourceLabels(pulumi.getStack(), "regional-tier"),
@@ -80,7 +81,9 @@ export function selfContainedGatewayFleets(context: FleetContext, store: KongSto
   const { config } = context;
   return gatewayFleets(context, {
     script: (region, services, kongUrl) =>
-      context.loadBalancerAddress.apply((address) => renderVmScript(config, "gateway", region, services, kongUrl, { conf: kongConfFor(config, address, store), mode })),
+      pulumi
+        .all([context.loadBalancerAddress, context.artifacts])
+        .apply(([address, artifacts]) => renderVmScript(config, "gateway", region, services, kongUrl, artifacts, { conf: kongConfFor(config, address, store), mode })),
     secretIds: serviceSecretIds(config, config.services),
   });
 }

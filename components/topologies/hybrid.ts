@@ -69,8 +69,8 @@ export const hybrid: TopologyDefinition = {
     const fleets = gatewayFleets(context, {
       script: (region, services, kongUrl) =>
         pulumi
-          .all([dataPlaneConf, cluster])
-          .apply(([conf, files]) => renderVmScript(config, "gateway", region, services, kongUrl, { conf, cluster: files, mode: { kind: "data-plane", fallbackConfig } })),
+          .all([dataPlaneConf, cluster, context.artifacts])
+          .apply(([conf, files, artifacts]) => renderVmScript(config, "gateway", region, services, kongUrl, artifacts, { conf, cluster: files, mode: { kind: "data-plane", fallbackConfig } })),
       secretIds: [keySecret, ...serviceSecretIds(config, config.services)],
     });
     const migrator = shared.migrate(renderAdminRequests(adminRequests(entities)));

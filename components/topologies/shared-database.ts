@@ -62,13 +62,13 @@ export function sharedKongDatabase(context: FleetContext, cluster?: pulumi.Outpu
     passwordSecretId,
     nodeScript: (role, region, services, kongUrl, fallbackConfig) =>
       pulumi
-        .all([onDatabase, fallbackConfig])
-        .apply(([[conf, passwordSecret, databaseCa], fallbackConfig]) =>
-          renderVmScript(config, role, region, services, kongUrl, { conf, mode: { kind: "shared-db", passwordSecret, databaseCa, fallbackConfig } }),
+        .all([onDatabase, fallbackConfig, services.length ? context.artifacts : {}])
+        .apply(([[conf, passwordSecret, databaseCa], fallbackConfig, artifacts]) =>
+          renderVmScript(config, role, region, services, kongUrl, artifacts, { conf, mode: { kind: "shared-db", passwordSecret, databaseCa, fallbackConfig } }),
         ),
     controlPlaneScript: (region) =>
       onDatabase.apply(([conf, passwordSecret, databaseCa, cluster]) =>
-        renderVmScript(config, "control-plane", region, [], "", { conf, cluster, mode: { kind: "control-plane", passwordSecret, databaseCa } }),
+        renderVmScript(config, "control-plane", region, [], "", {}, { conf, cluster, mode: { kind: "control-plane", passwordSecret, databaseCa } }),
       ),
     migrate: (adminRequests) => {
       const migrator = new KongMigrator(
@@ -82,7 +82,7 @@ export function sharedKongDatabase(context: FleetContext, cluster?: pulumi.Outpu
           startupScript: pulumi
             .all([onDatabase, adminRequests])
             .apply(([[conf, passwordSecret, databaseCa, cluster], requests]) =>
-              renderVmScript(config, "migrator", settings.region, [], "", { conf, cluster, mode: { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests } }),
+              renderVmScript(config, "migrator", settings.region, [], "", {}, { conf, cluster, mode: { kind: "migrator", passwordSecret, databaseCa, adminRequests: requests } }),
             ),
           secretIds: [passwordSecretId, ...(cluster ? [cluster.keySecret] : [])],
           labels: resourceLabels(stack, "kong-migrator"),

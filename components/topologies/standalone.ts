@@ -15,6 +15,7 @@ import { adminRequests, regionalKongEntities, RegionalEndpoints, renderAdminRequ
 import { InternalLoadBalancer, InternalLoadBalancerArgs, reserveInternalAddress } from "../internal-load-balancer";
 import { resourceLabels } from "../labels";
 import { RegionalTier, RegionalTierArgs, SharedTierArgs } from "../regional-tier";
+import type { ArtifactReads } from "../vm";
 import type { TopologyDefinition } from "./contract";
 import { internalSources, kongHealth, kongProxyPortName } from "./kong-node";
 import { sharedKongDatabase } from "./shared-database";
@@ -39,9 +40,11 @@ export interface StandaloneRegionArgs {
   /** Secrets the Kong tier reads (the database password). */
   kongSecretIds: pulumi.Input<string>[];
   /** A service tier's boot script, given the URL of this region's Kong with its route prefix. */
-  serviceScript: (service: ServiceConfig, kongUrl: string) => string;
+  serviceScript: (service: ServiceConfig, kongUrl: string) => pulumi.Output<string>;
   /** Secrets a service tier reads. */
   serviceSecretIds: (service: ServiceConfig) => string[];
+  /** The builder's artifact a service tier downloads. */
+  serviceArtifactReads: (service: ServiceConfig) => ArtifactReads | undefined;
 }
 
 /** One region of standalone: its Kong tier and service tiers, each behind an internal load balancer. */
@@ -55,7 +58,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
   constructor(name: string, args: StandaloneRegionArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:standalone:StandaloneRegion", name, {}, opts);
     const { prefix, region } = args;
-    const tier = (role: string, description: string, extra: Pick<RegionalTierArgs, "startupScript" | "secretIds" | "namedPorts" | "autohealing">) =>
+    const tier = (role: string, description: string, extra: Pick<RegionalTierArgs, "startupScript" | "secretIds" | "namedPorts" | "autohealing" | "artifactReads">) =>
       new RegionalTier(
         `${name}-${role}`,
         {
@@ -120,6 +123,7 @@ export class StandaloneRegion extends pulumi.ComponentResource {
           args.serviceScript(service, `http://${address}:${args.proxyPort}${region.routePrefix}`),
         ),
         secretIds: args.serviceSecretIds(service),
+        artifactReads: args.serviceArtifactReads(service),
         namedPorts: [{ name: service.name, port: service.port }],
         autohealing: health,
       });
@@ -202,8 +206,11 @@ export const standalone: TopologyDefinition = {
             ),
           kongSecretIds: [shared.passwordSecretId],
           serviceScript: (service, kongUrl) =>
-            renderVmScript(config, "service-tier", region.name, [service.name === entryService.name ? behindGoogleLoadBalancer(service, loadBalancerKeepaliveSec) : service], kongUrl),
+            context.artifacts.apply((artifacts) =>
+              renderVmScript(config, "service-tier", region.name, [service.name === entryService.name ? behindGoogleLoadBalancer(service, loadBalancerKeepaliveSec) : service], kongUrl, artifacts),
+            ),
           serviceSecretIds: (service) => serviceSecretIds(config, [service]),
+          serviceArtifactReads: (service) => context.artifactReads([service.name]),
         },
         { parent },
       ),

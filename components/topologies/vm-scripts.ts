@@ -3,7 +3,7 @@ import { secretResourceName } from "../../config/naming";
 import type { ServiceConfig } from "../../config/schema";
 import type { StackConfig } from "../../config/stack-config";
 import { kongAdminPort } from "../../config/vm-contract";
-import type { KongOnVm as KongInBootScript } from "../../startup/boot-input";
+import type { KongOnVm as KongInBootScript, ServiceArtifact } from "../../startup/boot-input";
 import { firstBootBudgetSec, renderStartupScript } from "../../startup/startup-script";
 
 /** Debian codename of each supported image, for Kong's apt repository. */
@@ -15,9 +15,18 @@ export type KongOnVm = Pick<KongInBootScript, "mode" | "conf" | "cluster">;
 /**
  * @param role what the VM is, in logs: `gateway`, `migrator`, `kong-tier`, `service-tier`
  * @param kongUrl what `{{kong}}` in a service's environment becomes
+ * @param artifacts the builder's artifacts by service (FleetContext.artifacts), for the git-built `services`
  * @param kong undefined for a VM without Kong (standalone's service tiers)
  */
-export function renderVmScript(config: StackConfig, role: string, region: string, services: ServiceConfig[], kongUrl: string, kong?: KongOnVm): string {
+export function renderVmScript(
+  config: StackConfig,
+  role: string,
+  region: string,
+  services: ServiceConfig[],
+  kongUrl: string,
+  artifacts: Record<string, ServiceArtifact>,
+  kong?: KongOnVm,
+): string {
   return renderStartupScript({
     role,
     region,
@@ -31,6 +40,7 @@ export function renderVmScript(config: StackConfig, role: string, region: string
       adminPort: kongAdminPort,
     },
     services,
+    artifacts,
     kongUrl,
     project: config.project,
     bootBudgetSec: firstBootBudgetSec(config.services),

@@ -30,7 +30,7 @@ export interface StackService {
   healthPath: string;
   env?: Record<string, string>;
   secretEnv?: Record<string, string>;
-  run: { kind: string; repository?: string; ref?: string; directory?: string; build?: string; command?: string };
+  run: { kind: string; repository?: string; ref?: string; directory?: string; build?: { command?: string; artifacts?: string[] }; command?: string };
 }
 
 export function messengerFacts(ref: string): MessengerFacts | undefined {
@@ -50,9 +50,10 @@ export function messengerMismatches(service: StackService): string[] {
   const problems: string[] = [];
   const expectedCommand = `java -jar ${code.jar}`;
   if (run.command !== expectedCommand) problems.push(`${service.name}: command "${run.command}", but ${at} builds ${code.jar}: "${expectedCommand}"`);
+  if (!run.build?.artifacts?.includes(code.jar)) problems.push(`${service.name}: build.artifacts ${JSON.stringify(run.build?.artifacts)} leave out ${code.jar}, which ${at} builds and the command runs`);
   const prod = code.profiles.find((p) => p.springProfile === "prod" && !p.activeByDefault);
-  if (!prod || !(run.build ?? "").split(/\s+/).includes(`-P${prod.id}`)) {
-    problems.push(`${service.name}: build "${run.build}" does not select the prod profile (-P${prod?.id ?? "prod"}); the default profile of ${at} is dev`);
+  if (!prod || !(run.build?.command ?? "").split(/\s+/).includes(`-P${prod.id}`)) {
+    problems.push(`${service.name}: build "${run.build?.command}" does not select the prod profile (-P${prod?.id ?? "prod"}); the default profile of ${at} is dev`);
   }
   const given = [...Object.keys(service.env ?? {}), ...Object.keys(service.secretEnv ?? {})];
   const read = new Set([...code.prodPlaceholders.map((p) => p.name), ...code.envReadByCode]);

@@ -7,6 +7,7 @@
 import type { Recording } from "../../plan/record";
 import { projectDir, readStackFile } from "../../plan/stack-file";
 import { recordStackFile } from "../../plan/stack-recording";
+import { storedBuildsVariable } from "../../plan/mock-cloud";
 import { runPlan } from "../../plan/cli";
 
 /**
@@ -34,6 +35,14 @@ function serially<T>(run: () => Promise<T>): Promise<T> {
   return next;
 }
 
+/**
+ * Points the mock at the manifests the VM harness's builder stored (plan/mock-cloud.ts): this
+ * module's `process` is Node's own, which the mock reads, not a test file's copy of it.
+ */
+export function useStoredBuilds(dir: string): void {
+  process.env[storedBuildsVariable] = dir;
+}
+
 /** `npm run plan` with `args`, in this process (plan/cli.ts), its output captured. */
 export function runPlanCommand(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   return serially(async () => {
@@ -49,7 +58,8 @@ export function runPlanCommand(args: string[]): Promise<{ status: number; stdout
  * values as they would be in the stack file) applied on top; `null` removes a key.
  */
 export function recordStack(stack: string, overrides: Record<string, unknown>): Promise<Recording> {
-  const key = JSON.stringify([stack, overrides]);
+  // The VM harness points the mock at what its builder stored (mock-cloud.ts): another recording.
+  const key = JSON.stringify([stack, overrides, process.env[storedBuildsVariable]]);
   if (!recordings.has(key)) {
     const file = readStackFile(projectDir, stack);
     for (const [name, value] of Object.entries(overrides)) {

@@ -6,7 +6,7 @@
 import { spawnSync } from "child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
-import { join } from "path";
+import { dirname, join } from "path";
 import { ServiceSchema } from "../../config/schema";
 import { RootDirectory } from "./root-directory";
 
@@ -33,6 +33,14 @@ export class Sandbox extends RootDirectory {
 
   secret(id: string, value: string): this {
     writeFileSync(join(this.dir, "state", "secrets", id), value);
+    return this;
+  }
+
+  /** An object generation Cloud Storage holds (the builder's artifact). */
+  storedObject(bucket: string, object: string, generation: string, content: Buffer): this {
+    const file = join(this.dir, "state", "storage", bucket, `${object}@${generation}`);
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, content);
     return this;
   }
 

@@ -20,6 +20,9 @@ export async function recordStack(stack: string, overrides: Record<string, unkno
   return structuredClone(await recordedStacks.recordStack(stack, overrides));
 }
 
+/** Recordings from here on report the builds stored in `dir` (the VM harness's Cloud Storage). */
+export const useStoredBuilds = (dir: string) => recordedStacks.useStoredBuilds(dir);
+
 /** `npm run plan` with `args` in this worker's process (pulumi already loaded): its exit code and output. */
 export const planCommand = (...args: string[]) => recordedStacks.runPlanCommand(args);
 

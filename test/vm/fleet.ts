@@ -3,15 +3,15 @@
  * the program renders them for the test service, a network per stack with Kong's database on it,
  * and VMs of a role in a region.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync } from "fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "fs";
 import { tmpdir } from "os";
 import { join } from "path";
-import { fleets, inputsOfType } from "../../plan/fleet";
+import { fleets, inputsOfType, oneShotVms } from "../../plan/fleet";
 import { mockDatabaseAddress, mockKongClusterKey } from "../../plan/mock-cloud";
 import { filesWrittenBy } from "../../startup/startup-script";
 import { kongConfValue, kongPasswordVariable } from "../../startup/kong-conf";
 import { kongToolsDir, kongToolsUnavailable } from "../support/kong-tools";
-import { recordStack } from "../support/stack";
+import { recordStack, useStoredBuilds } from "../support/stack";
 import { mockCloudSqlSigner, PostgresServer, serverCertificate } from "./cloud-sql";
 import { baseRootfs, harnessUnavailable, prepareStandins, Standins, Vm, VmSpec } from "./harness";
 import { TestNetwork } from "./network";
@@ -27,6 +27,8 @@ export const greeting = "costs $5 `date` \"quoted\" \\ back";
 export interface Harness {
   work: string;
   base: string;
+  /** Cloud Storage's objects, bound into every VM of the test file (guest/standin-google.py). */
+  storage: string;
   standins: Standins;
   /** Kong's own checks, bound into every VM, where they can run here. */
   kongTools?: string;
@@ -41,6 +43,8 @@ export function harnessFor(label: string): Harness {
     // PostgreSQL's servers run as postgres: it must reach their folders.
     chmodSync(harness.work, 0o711);
     harness.base = baseRootfs();
+    harness.storage = join(harness.work, "storage");
+    mkdirSync(harness.storage);
     harness.standins = prepareStandins(join(harness.work, "standins"));
     harness.kongTools = kongToolsUnavailable() ? undefined : kongToolsDir();
     if (!harness.kongTools) process.stderr.write(`vm harness: Kong's own checks not bound in: ${kongToolsUnavailable()}\n`);
@@ -69,14 +73,14 @@ export const echoService = (standins: Standins, { internalRoute = true } = {}) =
     kind: "git",
     repository: standins.echoRepository,
     ref: standins.echoRef,
+    build: { command: "python3 -m py_compile server.py", packages: ["python3"], artifacts: ["server.py"] },
     packages: ["python3"],
-    build: "python3 -m py_compile server.py",
     command: `python3 server.py '${echoArgument}'`,
   },
 });
 
 export interface Roles {
-  /** Role name (`gateway`, `kong-tier`, `service-tier`, `migrator`) to the boot script of its first group. */
+  /** Role name (`gateway`, `kong-tier`, `service-tier`; the one-shot `migrator` and `builder`) to the boot script of its first group or VM. */
   scripts: Record<string, string>;
   /** Each region's boot script of a role: `gateway` by region. */
   byRegion: Record<string, Record<string, string>>;
@@ -93,8 +97,48 @@ export interface Roles {
   loadBalancer: { port: number; requestPath: string; servingPort: number; address: string };
 }
 
+/** The builds a builder's script makes: its bucket and each build's key. */
+export function buildsOf(builderScript: string): { bucket: string; keys: string[] } {
+  const builds = [...builderScript.matchAll(/^if stored '([^']+)' 'builds\/([^']+)\.json'; then$/gm)];
+  if (!builds.length) throw new Error("the builder's script builds nothing");
+  return { bucket: builds[0][1], keys: builds.map((b) => b[2]) };
+}
+
+/** A builder VM (no Kong, no service): it builds what the bucket lacks, stores it, and powers off. */
+export function builderVm(harness: Harness, name: string, script: string, netns: string): Vm {
+  return new Vm(join(harness.work, name), harness.base, harness.standins, { script, secrets: {}, netns, storage: harness.storage, services: {}, ready: [], kill: [], fetch: [] });
+}
+
+/**
+ * The builder of the stack's scripts, booted for real once per test file, unless its builds are
+ * stored already; the mock then reports what it stored, so the fleet's scripts name those bytes.
+ */
+function buildOnce(harness: Harness, builderScript: string): void {
+  const { bucket, keys } = buildsOf(builderScript);
+  const manifest = (key: string) => join(harness.storage, bucket, "builds", `${key}.json`);
+  if (!keys.every((key) => existsSync(manifest(key)))) {
+    const network = new TestNetwork();
+    try {
+      const boot = builderVm(harness, `builder-${keys.join("-").slice(0, 60)}`, builderScript, network.host("builder", ["10.0.99.2"])).boot();
+      const missing = keys.filter((key) => !existsSync(manifest(key)));
+      if (missing.length) throw new Error(`the builder stored no manifest of ${missing.join(", ")}:\n${boot.startupLog}`);
+    } finally {
+      network.destroy();
+    }
+  }
+  useStoredBuilds(join(harness.storage, bucket));
+}
+
 /** The example stack, with the test service and the local Kong repository, as the program renders it. */
 export async function roles(harness: Harness, stack: string, overrides: Record<string, unknown> = {}): Promise<Roles> {
+  const first = await record(harness, stack, overrides);
+  const builder = oneShotVms(first.resources, "builder")[0];
+  if (!builder) return first.roles;
+  buildOnce(harness, builder.metadataStartupScript);
+  return (await record(harness, stack, overrides)).roles;
+}
+
+async function record(harness: Harness, stack: string, overrides: Record<string, unknown>) {
   const recording = await recordStack(stack, {
     ...overrides,
     // In standalone echo is the entry service, which faces the load balancer without Kong.
@@ -110,8 +154,10 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
     scripts[fleet.role] ??= fleet.script;
     (byRegion[fleet.role] ??= {})[fleet.region] ??= fleet.script;
   }
-  const migrator = inputsOfType(recording.resources, "compute/instance:Instance")[0];
-  if (migrator) scripts.migrator = migrator.metadataStartupScript;
+  for (const role of ["migrator", "builder"] as const) {
+    const vm = oneShotVms(recording.resources, role)[0];
+    if (vm) scripts[role] = vm.metadataStartupScript;
+  }
   const check = recording.resources.find((r) => r.type === "gcp:compute/healthCheck:HealthCheck" && r.parent?.includes("GlobalLoadBalancer"));
   const forwardingRule = inputsOfType(recording.resources, "compute/globalForwardingRule:GlobalForwardingRule")[0];
   const { port, requestPath } = (check!.inputs as { httpHealthCheck: { port: number; requestPath: string } }).httpHealthCheck;
@@ -126,7 +172,7 @@ export async function roles(harness: Harness, stack: string, overrides: Record<s
   }
   const replica = recording.resources.find((r) => r.type === "gcp:sql/databaseInstance:DatabaseInstance" && (r.inputs as { masterInstanceName?: string }).masterInstanceName);
   const replicaAddress = replica && mockDatabaseAddress(replica.name);
-  return { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, servingPort, address: forwardingRule.ipAddress } };
+  return { resources: recording.resources, roles: { scripts, byRegion, subnets, internalAddresses, replicaAddress, loadBalancer: { port, requestPath, servingPort, address: forwardingRule.ipAddress } } as Roles };
 }
 
 /**
@@ -226,6 +272,7 @@ export function vmFor(harness: Harness, name: string, script: string, roles: Rol
     script,
     secrets: secretsOf(script),
     netns,
+    storage: harness.storage,
     kongTools: harness.kongTools,
     loadBalancerCheck: proxy && roles.loadBalancer.port === Number(proxy) ? `http://127.0.0.1:${proxy}${roles.loadBalancer.requestPath}` : undefined,
     services: services ? { echo: echoHealth } : {},

@@ -10,7 +10,8 @@
  */
 import { ChildProcess, spawn, spawnSync } from "child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "fs";
-import { join } from "path";
+import { createHash } from "crypto";
+import { basename, join } from "path";
 import { RootDirectory } from "../support/root-directory";
 
 const here = __dirname;
@@ -63,6 +64,8 @@ export interface VmSpec {
   secrets: Record<string, string>;
   /** On the first boot, Secret Manager refuses this many reads of each secret (403), as while a grant propagates. @default 0 */
   refusedSecretReads?: number;
+  /** The host folder holding Cloud Storage's objects (guest/standin-google.py), shared by a test file's VMs. */
+  storage: string;
   /** The VM's network namespace on the harness's network (TestNetwork.host). */
   netns: string;
   /** A working copy of Kong's own checks (test/support/kong-tools.ts), bound in at /opt/kong-check. */
@@ -112,7 +115,7 @@ export interface Boot {
 const deadlineSec = 240;
 
 /** The stand-ins' addresses (guest/standin-google.py). */
-const hosts = ["127.0.0.2 metadata.google.internal", "127.0.0.3 secretmanager.googleapis.com", "127.0.0.4 kong-packages.test", "127.0.0.5 git.test"];
+const hosts = ["127.0.0.2 metadata.google.internal", "127.0.0.3 secretmanager.googleapis.com", "127.0.0.4 kong-packages.test", "127.0.0.5 git.test", "127.0.0.6 storage.googleapis.com"];
 
 /** A VM: its root file system, a copy of the base one with the stand-ins installed. */
 export class Vm extends RootDirectory {
@@ -130,6 +133,9 @@ export class Vm extends RootDirectory {
       chmodSync(at(path), mode);
     };
     write("etc/standin-google/attributes/startup-script", spec.script);
+    // Its name, and a numeric id as Compute Engine gives each instance.
+    write("etc/standin-google/instance-name", basename(dir));
+    write("etc/standin-google/instance-id", String(parseInt(createHash("sha256").update(dir).digest("hex").slice(0, 12), 16)));
     for (const [id, value] of Object.entries(spec.secrets)) write(`etc/standin-google/secrets/${id}`, value, 0o600);
     if (spec.refusedSecretReads) write("etc/standin-google/refuse-first", String(spec.refusedSecretReads));
     for (const file of ["tls.crt", "tls.key"]) cpSync(join(standins.dir, "tls", file), at(`etc/standin-google/${file}`));
@@ -178,7 +184,7 @@ export class Vm extends RootDirectory {
     const before = new Set(readdirSync(join(this.root, "var/lib/harness")));
     const started = Date.now();
     const console = join(this.dir, `console-${++this.boots}.log`);
-    const binds = this.spec.kongTools ? `--bind-ro=${this.spec.kongTools}:/opt/kong-check` : "";
+    const binds = [...(this.spec.kongTools ? [`--bind-ro=${this.spec.kongTools}:/opt/kong-check`] : []), `--bind=${this.spec.storage}:/srv/storage`].join(" ");
     const command = [
       `exec systemd-nspawn --register=no --keep-unit --network-namespace-path=/run/netns/"$2" ${binds} --quiet -D "$1" -b </dev/null >"$3" 2>&1`,
       "nspawn",

@@ -5,7 +5,7 @@
 #                                         key, holding the stand-in kong package (kong-package/) as
 #                                         3.9.1 and as the later version, whose migrations differ
 #   OUT/kong-key-fingerprint              that key's fingerprint, for the renderer's input
-#   OUT/tls/                              a test CA and a certificate for the three stand-in hosts
+#   OUT/tls/                              a test CA and a certificate for the stand-in hosts
 #   OUT/git/echo.git, OUT/echo-ref        the test service's repository (served the way git's dumb
 #                                         HTTP protocol reads it) and the commit to check out
 set -euo pipefail
@@ -48,7 +48,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=geo-api-layer harne
 openssl req -newkey rsa:2048 -nodes -subj "/CN=geo-api-layer harness stand-ins" \
   -keyout "$out/tls/tls.key" -out "$out/tls/tls.csr" 2>/dev/null
 openssl x509 -req -in "$out/tls/tls.csr" -CA "$out/tls/ca.crt" -CAkey "$out/tls/ca.key" -CAcreateserial -days 2 \
-  -extfile <(printf 'subjectAltName=DNS:secretmanager.googleapis.com,DNS:kong-packages.test,DNS:git.test') -out "$out/tls/tls.crt" 2>/dev/null
+  -extfile <(printf 'subjectAltName=DNS:secretmanager.googleapis.com,DNS:kong-packages.test,DNS:git.test,DNS:storage.googleapis.com') -out "$out/tls/tls.crt" 2>/dev/null
 
 work=$out/echo-work
 git init --quiet "$work"

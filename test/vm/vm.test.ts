@@ -4,11 +4,14 @@
  * comes back, the load balancer's check never passes before the services answer, and what Kong's
  * own code refuses stops Kong's start. Outages: test/vm/game-days.test.ts.
  */
+import { execFileSync } from "child_process";
+import { createHash } from "crypto";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "fs";
 import { join } from "path";
 import { kongToolsUnavailable } from "../support/kong-tools";
 import { serverCertificate } from "./cloud-sql";
 import { Boot, laterKongVersion, Vm } from "./harness";
-import { describeVm, echoArgument, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
+import { builderVm, buildsOf, describeVm, echoArgument, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
 
 if (unavailable) process.stderr.write(`vm harness skipped: ${unavailable}\n`);
 
@@ -30,7 +33,7 @@ function expectServing(vm: Vm, boot: Boot): void {
 
 function expectNothingRedone(boot: Boot): void {
   expect(boot.startupLog).toContain("packages already installed; skipping to configuration");
-  for (const redone of ["installing packages", "building ", "bootstrapping", "running new Kong migrations", "finishing pending", "wrote /"]) {
+  for (const redone of ["installing packages", "artifact gs://", "building ", "bootstrapping", "running new Kong migrations", "finishing pending", "wrote /"]) {
     expect([redone, boot.startupLog.includes(redone)]).toEqual([redone, false]);
   }
 }
@@ -332,5 +335,113 @@ describeVm("standalone (us-standalone): the migrator, a Kong tier and a service 
 
   it("service tier: waits out a refused secret read (403) while its grant propagates", () => {
     expect(boots.serviceFirst.startupLog).toMatch(/secret projects\/\S+\/secrets\/echo-token\/versions\/latest not readable yet \(HTTP 403/);
+  });
+});
+
+describeVm("build once (us-dbless): the builder stores the artifact, a gateway boots from it", () => {
+  let network: StackNetwork;
+  let gateway: Vm;
+  const boots: Record<string, Boot> = {};
+  /** A folder of Cloud Storage's objects of its own: the builder's first boot, and a corrupted copy. */
+  const storage = (name: string) => join(harness.work, `storage-${name}`);
+  const artifactOf = (script: string) => {
+    const [, bucket, object, generation] = /^\s*install_artifact 'echo' '([^']+)' '([^']+)' '(\d+)'/m.exec(script)!;
+    return { bucket, object, generation };
+  };
+  let builderScript: string;
+  let gatewayScript: string;
+
+  beforeAll(async () => {
+    const r = await roles(harness, "us-dbless");
+    builderScript = r.scripts.builder;
+    gatewayScript = r.scripts.gateway;
+    network = new StackNetwork(join(harness.work, "build-once-network"), r);
+    // The builder, for real, into an empty Cloud Storage; then a second builder VM on what it stored.
+    for (const boot of ["builderFirst", "builderAgain"]) {
+      mkdirSync(storage("builder"), { recursive: true });
+      const vm = builderVm({ ...harness, storage: storage("builder") }, `build-once-${boot}`, builderScript, network.vmHost(boot, "us-central1"));
+      boots[boot] = timed(`builder (${boot})`, vm.boot());
+    }
+    // A build that fails (its command, swapped in the builder's script), into an empty bucket.
+    mkdirSync(storage("failing"));
+    const failing = builderScript.replace("'python3 -m py_compile server.py'", `'echo "SyntaxError: invalid syntax (server.py, line 1)" >&2; exit 3'`);
+    expect(failing).not.toBe(builderScript);
+    boots.builderFailing = timed("builder, a failing build", builderVm({ ...harness, storage: storage("failing") }, "build-once-failing", failing, network.vmHost("failing", "us-central1")).boot());
+    gateway = vmFor(harness, "build-once-gateway", gatewayScript, r, network.vmHost("gateway", "us-central1"), true);
+    boots.gateway = timed("gateway from the artifact, first boot", gateway.boot());
+    // Bytes that are not the builder's, at the generation the template names.
+    const { bucket, object } = artifactOf(gatewayScript);
+    cpSync(harness.storage, storage("corrupt"), { recursive: true });
+    appendFileSync(join(storage("corrupt"), bucket, object), "tampered");
+    const corrupt = vmFor(harness, "build-once-corrupt", gatewayScript, r, network.vmHost("corrupt", "us-central1"), true, { storage: storage("corrupt") });
+    boots.corrupt = timed("gateway with a corrupted artifact", corrupt.boot());
+    // No artifact at all (the builder never stored it), and a boot budget a test can wait out.
+    mkdirSync(storage("empty"));
+    const short = gatewayScript.replace(/^readonly BOOT_BUDGET_SEC=\d+$/m, "readonly BOOT_BUDGET_SEC=45");
+    const missing = vmFor(harness, "build-once-missing", short, r, network.vmHost("missing", "us-central1"), true, { storage: storage("empty") });
+    boots.missing = timed("gateway without its artifact", missing.boot());
+  });
+
+  afterAll(() => network?.destroy());
+
+  it("the builder builds as its own user, stores the artifact (never over another) and its manifest, and powers off", () => {
+    const { startupLog } = boots.builderFirst;
+    const { bucket, keys } = buildsOf(builderScript);
+    expect(keys).toHaveLength(1);
+    expect(startupLog).toMatch(/building echo-[0-9a-f]{12}-[0-9a-f]{24}: python3 -m py_compile server.py/);
+    expect(startupLog).toMatch(/stored gs:\/\/builds-geo-offline-plan-project\/builds\/echo-\S+\.tar\.gz#\d+ \(sha256 [0-9a-f]{64}, \d+ bytes\)/);
+    expect(startupLog).toMatch(/builds done in \d+ s, 0 failed; powering off/);
+    const manifest = JSON.parse(readFileSync(join(storage("builder"), bucket, "builds", `${keys[0]}.json`), "utf8"));
+    const artifact = readFileSync(join(storage("builder"), bucket, manifest.object));
+    expect(manifest.sha256).toBe(createHash("sha256").update(artifact).digest("hex"));
+    expect(manifest.generation).toBe(readFileSync(join(storage("builder"), ".generations", bucket, manifest.object), "utf8"));
+    // What the artifact holds: the listed file at its path, owned by root, nothing else.
+    const listing = execFileSync("tar", ["-tvzf", "-"], { input: artifact, encoding: "utf8" }).trim().split("\n");
+    expect(listing.map((l) => [l.split(/\s+/)[1], l.split(/\s+/).pop()])).toEqual([["0/0", "server.py"]]);
+  });
+
+  it("a failed build stores its last lines where `pulumi up` looks, no artifact and no manifest, and the builder powers off", () => {
+    const { bucket, keys } = buildsOf(builderScript);
+    const failures = join(storage("failing"), bucket, "builds", `${keys[0]}.failed`);
+    if (!existsSync(failures)) throw new Error(`no failure stored; the builder's log:\n${boots.builderFailing.startupLog}`);
+    const logs = readdirSync(failures);
+    expect(logs).toEqual([expect.stringMatching(/^\d+\.log$/)]);
+    expect(readFileSync(join(failures, logs[0]), "utf8")).toContain("SyntaxError: invalid syntax (server.py, line 1)");
+    expect(existsSync(join(storage("failing"), bucket, "builds", `${keys[0]}.json`))).toBe(false);
+    expect(existsSync(join(storage("failing"), bucket, "builds", `${keys[0]}.tar.gz`))).toBe(false);
+    expect(boots.builderFailing.startupLog).toMatch(new RegExp(`FAILED: the build of ${keys[0]} \\(exit status 1\\); its last lines are in gs://${bucket}/builds/${keys[0]}\\.failed/\\d+\\.log`));
+    expect(boots.builderFailing.startupLog).toMatch(/builds done in \d+ s, 1 failed; powering off/);
+  });
+
+  it("a builder that boots again finds its build stored and builds nothing", () => {
+    expect(boots.builderAgain.startupLog).toMatch(/echo-\S+ \(echo\) is stored; nothing to build/);
+    expect(boots.builderAgain.startupLog).not.toContain("building ");
+  });
+
+  it("a gateway boots to ready from the artifact: downloaded with its own token, the runtime only, no git, no build", () => {
+    expectServing(gateway, boots.gateway);
+    const { bucket, object, generation } = artifactOf(gatewayScript);
+    expect(boots.gateway.startupLog).toContain(`installed echo's artifact gs://${bucket}/${object}#${generation}`);
+    expect(boots.gateway.startupLog).not.toContain("building ");
+    expect(gateway.file("opt/geo-api-layer/echo/app/server.py")).toBe(readFileSync(join(__dirname, "echo-service", "server.py"), "utf8"));
+    expect(gateway.exists("usr/bin/git")).toBe(false);
+    const calls = readFileSync(join(gateway.root, "var/lib/harness/storage-access.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    expect(calls).toEqual([{ call: `GET /storage/v1/b/${bucket}/o/${encodeURIComponent(object)}?alt=media&generation=${generation}`, token_ok: true }]);
+  });
+
+  it("a corrupted artifact fails the boot at once with a line naming it, before any service starts", () => {
+    const { bucket, object, generation } = artifactOf(gatewayScript);
+    expect(boots.corrupt.check?.startup_ok).toBe(false);
+    expect(boots.corrupt.startupLog).toMatch(new RegExp(`FAILED: echo's artifact gs://${bucket}/${object.replace(/[.]/g, "\\.")}#${generation} is corrupt: its SHA-256 is [0-9a-f]{64}, the builder stored [0-9a-f]{64}`));
+    expect(boots.corrupt.startupLog).not.toContain("echo is ready");
+  });
+
+  it("a missing artifact is waited for, then fails the boot within its budget, naming it", () => {
+    const { bucket, object, generation } = artifactOf(gatewayScript);
+    const name = `gs://${bucket}/${object}#${generation}`;
+    expect(boots.missing.check?.startup_ok).toBe(false);
+    expect(boots.missing.startupLog).toContain(`echo's artifact ${name} not readable yet (HTTP 404`);
+    expect(boots.missing.startupLog).toContain(`FAILED: echo's artifact ${name} still unreadable (HTTP 404) 45 s after boot`);
+    expect(boots.missing.seconds).toBeLessThan(45 + 60);
   });
 });

@@ -4,7 +4,13 @@ The container sees only its own loopback; /etc/hosts puts these names on it (TLS
   metadata.google.internal      127.0.0.2:80   the metadata server (needs `Metadata-Flavor: Google`)
   secretmanager.googleapis.com  127.0.0.3:443  Secret Manager's v1 `access` call
   kong-packages.test            127.0.0.4:443  a copy of Kong's apt repository layout, signed by a test key
-  git.test                      127.0.0.5:443  the test service's git repository (git's dumb HTTP protocol)
+  git.test                      127.0.0.5:443  the test service's repository (git's dumb HTTP protocol)
+  storage.googleapis.com        127.0.0.6:443  Cloud Storage's JSON API: an object's metadata, its media (of a
+                                               generation), and media uploads with ifGenerationMatch=0
+Cloud Storage keeps objects under /srv/storage, which the harness binds from one host folder into
+every VM of a test file: what the builder stores, the fleet's VMs download. An object is
+<bucket>/<name>, its generation in .generations/<bucket>/<name>; calls are logged to
+/var/lib/harness/storage-access.log.
 Secret Manager answers only with the access token the metadata server handed out; it refuses the
 first N reads of each secret with 403 when /etc/standin-google/refuse-first says N, as Secret
 Manager does while a new IAM grant propagates. It logs each
@@ -18,6 +24,8 @@ import secrets
 import socket
 import ssl
 import threading
+import time
+import urllib.parse
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 
@@ -46,6 +54,9 @@ class Metadata(Handler):
         path = self.path.split("?")[0].removeprefix("/computeMetadata/v1/")
         if path == "instance/service-accounts/default/token":
             return self.reply(200, {"access_token": TOKEN, "expires_in": 3599, "token_type": "Bearer"})
+        if path in ("instance/id", "instance/name"):
+            with open(os.path.join(CONFIG, path.replace("/", "-"))) as f:
+                return self.reply(200, f.read().encode(), "application/text")
         if path.startswith("instance/attributes/"):
             file = os.path.join(CONFIG, "attributes", path.removeprefix("instance/attributes/"))
             if os.path.isfile(file):
@@ -99,6 +110,70 @@ class SecretManager(Handler):
         self.reply(200, {"name": self.path, "payload": {"data": data}})
 
 
+STORAGE = "/srv/storage"
+
+
+class Storage(Handler):
+    """Cloud Storage's JSON API as the scripts call it (cloud.google.com/storage/docs/json_api/v1/objects):
+    objects.get (metadata, or media with alt=media; generation=N selects a generation, 404 when it
+    is not the live one) and objects.insert with uploadType=media (ifGenerationMatch=0: 412 when the
+    object exists). Generations are microsecond timestamps, as Google's are."""
+
+    def paths(self, bucket, name):
+        return os.path.join(STORAGE, bucket, name), os.path.join(STORAGE, ".generations", bucket, name)
+
+    def authorized(self, call):
+        ok = self.headers.get("Authorization", "") == f"Bearer {TOKEN}"
+        with open("/var/lib/harness/storage-access.log", "a") as log:
+            log.write(json.dumps({"call": call, "token_ok": ok}) + "\n")
+        if not ok:
+            self.reply(401, {"error": {"code": 401, "message": "Invalid Credentials"}})
+        return ok
+
+    def resource(self, bucket, name, generation):
+        return {"kind": "storage#object", "bucket": bucket, "name": name, "generation": generation}
+
+    def do_GET(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        parts = url.path.split("/")  # /storage/v1/b/<bucket>/o/<name>
+        if not self.authorized(f"GET {self.path}"):
+            return
+        if len(parts) != 7 or parts[1:4] != ["storage", "v1", "b"] or parts[5] != "o":
+            return self.reply(404, {"error": {"code": 404, "message": "Not Found"}})
+        bucket, name = parts[4], urllib.parse.unquote(parts[6])
+        data, generation_file = self.paths(bucket, name)
+        if not os.path.isfile(data):
+            return self.reply(404, {"error": {"code": 404, "message": f"No such object: {bucket}/{name}"}})
+        generation = open(generation_file).read().strip()
+        if query.get("generation", generation) != generation:
+            return self.reply(404, {"error": {"code": 404, "message": f"No such object: {bucket}/{name}#{query['generation']}"}})
+        if query.get("alt") != "media":
+            return self.reply(200, self.resource(bucket, name, generation))
+        with open(data, "rb") as f:
+            self.reply(200, f.read(), "application/octet-stream")
+
+    def do_POST(self):
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        parts = url.path.split("/")  # /upload/storage/v1/b/<bucket>/o
+        if not self.authorized(f"POST {self.path}"):
+            return
+        if len(parts) != 7 or parts[1:5] != ["upload", "storage", "v1", "b"] or parts[6] != "o" or query.get("uploadType") != "media" or "name" not in query:
+            return self.reply(400, {"error": {"code": 400, "message": "only uploadType=media with a name"}})
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        data, generation_file = self.paths(parts[5], query["name"])
+        if query.get("ifGenerationMatch") == "0" and os.path.exists(data):
+            return self.reply(412, {"error": {"code": 412, "message": "At least one of the pre-conditions you specified did not hold."}})
+        generation = str(time.time_ns() // 1000)
+        for path, content in ((data, body), (generation_file, generation.encode())):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path + ".part", "wb") as f:
+                f.write(content)
+            os.replace(path + ".part", path)
+        self.reply(200, self.resource(parts[5], query["name"], generation))
+
+
 class Files(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
@@ -127,6 +202,7 @@ def main():
     serve(("127.0.0.3", 443), SecretManager, tls)
     serve(("127.0.0.4", 443), partial(Files, directory="/srv/kong-packages"), tls)
     serve(("127.0.0.5", 443), partial(Files, directory="/srv/git"), tls)
+    serve(("127.0.0.6", 443), Storage, tls)
     notify_ready()
     threading.Event().wait()
 

@@ -106,6 +106,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const { checkPolicies, policyResource, policyRules } = require("../policy/rules") as typeof import("../policy/rules");
   const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
   const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
+  const { renderBuilds } = require("./builds") as typeof import("./builds");
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   // Before anything is written: the old plan may be the one the output folder holds.
@@ -125,7 +126,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const path = criticalPath(plan.resources);
   output.stdout(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
   output.stdout(renderTree(plan.resources));
-  output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}`);
+  output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}${renderBuilds(plan.resources)}`);
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
   const policyResources = plan.resources.map(policyResource);
   const violations = checkPolicies(policyResources);

@@ -220,7 +220,7 @@ describe("failures autohealing must see", () => {
   });
 
   it("an artifact that is not stored (another generation, or none) is waited for within the budget, then fails the boot naming it", () => {
-    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 6 });
     const run = new Sandbox({ SANDBOX_SLEEP: "1" })
       .secret("kong-db-password", "p")
       .secret("notes-db", "n")
@@ -230,7 +230,7 @@ describe("failures autohealing must see", () => {
     expectStatus(run, 1);
     const name = `gs://${artifact.bucket}/${artifact.object}#${artifact.generation}`;
     expect(run.output).toContain(`notes's artifact ${name} not readable yet (HTTP 404`);
-    expect(run.output).toContain(`FAILED: notes's artifact ${name} still unreadable (HTTP 404) 2 s after boot: is it stored (the builder's log), and may this VM's service account read it?`);
+    expect(run.output).toContain(`FAILED: notes's artifact ${name} still unreadable (HTTP 404) 6 s after boot: is it stored (the builder's log), and may this VM's service account read it?`);
     expect(run.calls.filter((c) => c.includes("storage.googleapis.com")).length).toBeGreaterThan(1);
     expect(run.calls.some((c) => /^systemctl (enable|start|restart)/.test(c))).toBe(false);
   });
@@ -243,12 +243,12 @@ describe("failures autohealing must see", () => {
   });
 
   it("a secret that cannot be read fails the boot within its budget, saying which, instead of starting without it", () => {
-    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 2 });
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 6 });
     const run = withArtifact(new Sandbox({ SANDBOX_SLEEP: "1" })).secret("notes-db", "n").migrations("0").run(short);
     expectStatus(run, 1);
     expect(run.output).toContain("secret projects/proj/secrets/kong-db-password/versions/latest not readable yet (HTTP 404");
     expect(run.output).toContain(
-      "FAILED: secret projects/proj/secrets/kong-db-password/versions/latest still unreadable (HTTP 404) 2 s after boot: does it exist, and may this VM's service account access it?",
+      "FAILED: secret projects/proj/secrets/kong-db-password/versions/latest still unreadable (HTTP 404) 6 s after boot: does it exist, and may this VM's service account access it?",
     );
     expect(run.calls.some((c) => c.startsWith("systemctl enable"))).toBe(false);
   });

@@ -13,10 +13,11 @@ import { artifactsFromManifests, renderBuildWaitScript } from "../components/ser
 import { objectsCondition } from "../components/vm";
 import type { Recording, RecordedResource } from "../plan/record";
 import { firstBootBudgetSec, roleOf } from "../startup/startup-script";
-import { readFileSync } from "fs";
+import { mkdtempSync, readFileSync } from "fs";
+import { tmpdir } from "os";
 import { join } from "path";
 import { exampleStacks } from "../scripts/outage-table";
-import { inputs, ofType, projectDir, recordStack, stackServices } from "./support/stack";
+import { inputs, ofType, planCommand, projectDir, recordStack, stackServices } from "./support/stack";
 
 const templateType = "gcp:compute/regionInstanceTemplate:RegionInstanceTemplate";
 const instanceType = "gcp:compute/instance:Instance";
@@ -98,6 +99,24 @@ function theOne(recording: Recording, predicate: (r: RecordedResource) => boolea
   return found[0];
 }
 
+describe("the offline plan", () => {
+  it("lists each artifact with the accounts that may read it, the ones whose VMs install it, and who writes the bucket", async () => {
+    const run = await planCommand("--stack", "us-standalone", "--out", mkdtempSync(join(tmpdir(), "builds-plan-")));
+    expect(run.status).toBe(0);
+    const section = run.stdout.slice(run.stdout.indexOf("Builds: "), run.stdout.indexOf("Policies: "));
+    expect(section).toMatch(/^Builds: gs:\/\/builds-geo-offline-plan-project \(US\), written by geo-builder \(objectCreator\), geo-builder \(objectViewer\)$/m);
+    const stack = await recordStack("us-standalone");
+    const installers = new Map<string, string[]>();
+    for (const t of ofType(stack, templateType).map(inputs)) {
+      for (const [, object] of (t.metadataStartupScript as string).matchAll(/^\s*install_artifact '[^']+' '[^']+' '([^']+)'/gm)) {
+        installers.set(object, [...(installers.get(object) ?? []), t.serviceAccount.email.replace(/@.*/, "")]);
+      }
+    }
+    expect(installers.size).toBe(2);
+    for (const [object, accounts] of installers) expect(section).toContain(`  ${object}\n    read by ${accounts.sort().join(", ")}\n`);
+  });
+});
+
 describe("the boot budget", () => {
   it("is a download's, not a build's: the groups' autohealing delay and rollout wait, as the README gives it", async () => {
     const stack = await recordStack("us-multi");
@@ -119,6 +138,8 @@ describe("the artifact's name", () => {
     const base = buildKey(run, image);
     const changed = [
       { ...run, ref: "0123456789abcdef0123456789abcdef01234567" },
+      // The name shows only the ref's first 12 characters: the hash must tell refs apart past them.
+      { ...run, ref: `${run.ref.slice(0, -1)}0` },
       { ...run, repository: "https://github.com/example/fork.git" },
       { ...run, directory: "attachments" },
       { ...run, build: { ...run.build, command: `${run.build.command} -U` } },

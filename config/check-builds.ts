@@ -16,6 +16,9 @@ type GitRun = Extract<ServiceConfig["run"], { kind: "git" }>;
  */
 const artifactFormat = 1;
 
+/** The build's packages, each once, in one order: their order changes nothing built. */
+const buildPackages = (run: GitRun) => [...new Set(run.build.packages)].sort();
+
 /** The build's inputs: a change to any of them is another artifact. */
 function buildInputs(run: GitRun, image: string) {
   return {
@@ -25,7 +28,7 @@ function buildInputs(run: GitRun, image: string) {
     ref: run.ref,
     directory: run.directory,
     command: run.build.command,
-    packages: [...new Set(run.build.packages)].sort(),
+    packages: buildPackages(run),
     artifacts: run.build.artifacts,
   };
 }
@@ -41,15 +44,17 @@ export function buildKey(run: GitRun, image: string): string {
   return `${repository}-${ref}-${hash}`;
 }
 
-/** The objects of a build in the bucket. */
+/**
+ * The objects of a build in the bucket. The builder's functions (startup/boot-library.ts) and the
+ * wait of `pulumi up` (components/service-builds.ts) spell the same names in bash from the key,
+ * with a failed build's last lines as `builds/<key>.failed/<builder's instance id>.log`.
+ */
 export function buildObjects(key: string) {
   return {
     /** The artifacts as a gzip'd tar, paths relative to `run.directory`. */
     artifact: `builds/${key}.tar.gz`,
     /** Written after the artifact: its generation and SHA-256. */
     manifest: `builds/${key}.json`,
-    /** A failed build's last log lines, one object per builder VM (its instance id). */
-    failurePrefix: `builds/${key}.failed/`,
   };
 }
 
@@ -64,18 +69,11 @@ export function resolveBuilds(parsed: ParsedStackConfig, regions: RegionPlan[], 
     const { repository, ref, directory, build } = service.run;
     const existing = builds.get(key);
     if (existing) existing.services.push(service.name);
-    else builds.set(key, { key, repository, ref, directory, command: build.command, packages: [...new Set(build.packages)].sort(), artifacts: build.artifacts, services: [service.name] });
+    else builds.set(key, { key, repository, ref, directory, command: build.command, packages: buildPackages(service.run), artifacts: build.artifacts, services: [service.name] });
   }
   if (builds.size === 0) return undefined;
   const location = bucketLocation(parsed.builds.location, regions, ["builds", "location"], err);
   const bucketName = `${buildsBucketPrefix}${parsed.prefix}-${project}`;
   if (bucketName.length > maxBucketName) err(["prefix"], `makes the builds bucket's name "${bucketName}" (${bucketName.length} characters); Cloud Storage allows ${maxBucketName}`);
   return location && { bucketName, location, machineType: parsed.builds.machineType, timeoutSec: parsed.builds.timeoutSec, builds: [...builds.values()] };
-}
-
-/** The build a git-built service runs from. */
-export function buildOf(builds: BuildsPlan, service: string): ServiceBuild {
-  const build = builds.builds.find((b) => b.services.includes(service));
-  if (!build) throw new Error(`no build for service ${service}`);
-  return build;
 }

@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
 import type { MockResourceArgs } from "@pulumi/pulumi/runtime";
+import { buildObjects } from "../config/check-builds";
 
 const computeApi = "https://www.googleapis.com/compute/v1";
 
@@ -59,9 +60,10 @@ function mockManifests(keys: string[]): Record<string, unknown> {
   const dir = process.env[storedBuildsVariable];
   return Object.fromEntries(
     keys.map((key) => {
-      const stored = dir ? join(dir, "builds", `${key}.json`) : undefined;
+      const { artifact, manifest } = buildObjects(key);
+      const stored = dir ? join(dir, manifest) : undefined;
       if (stored && existsSync(stored)) return [key, JSON.parse(readFileSync(stored, "utf8"))];
-      return [key, { object: `builds/${key}.tar.gz`, generation: String(parseInt(digest(key, 12), 16)), sha256: digest(`artifact ${key}`, 64), bytes: 0 }];
+      return [key, { object: artifact, generation: String(parseInt(digest(key, 12), 16)), sha256: digest(`artifact ${key}`, 64), bytes: 0 }];
     }),
   );
 }

@@ -155,11 +155,16 @@ secret_env_line() {
 /** Cloud Storage's JSON API, for the builder and the VMs that download what it built. */
 const storageApi = "https://storage.googleapis.com";
 
+/** An object's name as one segment of the API's path; in the builder's and the fleet's functions, which no script holds both of. */
+const uriFunction = `uri() { jq -rn --arg s "$1" '$s | @uri'; }`;
+
 /**
  * A git-built service's artifact, as the builder stored it (components/service-builds.ts): one
  * generation of one object, so every VM of a template unpacks the same bytes.
  */
 export const artifactFunctions = `
+${uriFunction}
+
 # install_artifact SERVICE BUCKET OBJECT GENERATION SHA256 DIR: downloads that generation of the
 # object with this VM's account, checks its SHA-256 and unpacks it into DIR (root's; the service
 # may read, not change its code). Missing (404) or not yet granted (403): retried within the boot
@@ -170,7 +175,7 @@ install_artifact() {
   while true; do
     token=$(account_token)
     status=$(printf 'Authorization: Bearer %s\\n' "$token" |
-      curl -sS --retry 5 -H @- -o "$file" -w '%{http_code}' "${storageApi}/storage/v1/b/$2/o/$(jq -rn --arg o "$3" '$o | @uri')?alt=media&generation=$4") ||
+      curl -sS --retry 5 -H @- -o "$file" -w '%{http_code}' "${storageApi}/storage/v1/b/$2/o/$(uri "$3")?alt=media&generation=$4") ||
       fail "downloading $service's artifact $name: Cloud Storage could not be reached"
     if [[ $status == 200 ]]; then break; fi
     not_readable_yet "$service's artifact $name" "$status" "is it stored (the builder's log), and may this VM's service account read it?"
@@ -206,7 +211,7 @@ storage_call() {
     fail "$1 $2: Cloud Storage could not be reached"
 }
 
-uri() { jq -rn --arg s "$1" '$s | @uri'; }
+${uriFunction}
 
 # stored BUCKET OBJECT: whether the object exists (a new grant is waited for).
 stored() {

@@ -3,6 +3,7 @@
  * stores its artifact and manifest, and powers off. Everything it builds is named by its inputs
  * (config/check-builds.ts), so a builder that boots again finds its work done and builds nothing.
  */
+import { buildObjects } from "../config/check-builds";
 import type { ServiceBuild } from "../config/stack-config";
 import { builderBasics, builderFunctions, googleApiFunctions } from "./boot-library";
 import { shellWord } from "./shell";
@@ -22,7 +23,7 @@ export function renderBuilderScript(input: BuilderScriptInput): string {
   const builds = input.builds.map((b) => {
     const args = [b.key, b.repository, b.ref, b.directory, b.packages.join(" "), b.command, ...b.artifacts].map(shellWord).join(" ");
     return [
-      `if stored ${bucket} ${shellWord(`builds/${b.key}.json`)}; then`,
+      `if stored ${bucket} ${shellWord(buildObjects(b.key).manifest)}; then`,
       `  log "${b.key} (${b.services.join(", ")}) is stored; nothing to build"`,
       "else",
       `  build_or_report ${bucket} ${args}`,

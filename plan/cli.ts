@@ -4,7 +4,7 @@
  * diagram to a folder. With --diff, prints what changed against an older plan.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "fs";
-import { basename, dirname, join, resolve } from "path";
+import { basename, dirname, join, relative, resolve } from "path";
 import type { PlanDocument } from "./document";
 import { projectDir, readStackFile } from "./stack-file";
 
@@ -14,6 +14,8 @@ interface Options {
   stackFile?: string;
   out: string;
   diff?: string;
+  /** The usage file for usage-based costs; default usage/<stack>.yaml where it exists. */
+  usage?: string;
 }
 
 const usage = `usage: npm run plan -- [--stack NAME] [--stack-file PATH] [--out DIR] [--diff OLD_PLAN.json]
@@ -24,7 +26,10 @@ const usage = `usage: npm run plan -- [--stack NAME] [--stack-file PATH] [--out 
                      a modified copy with --stack of the original diffs resource by resource
   --out DIR          where the plan goes; default plan-output/<NAME> beside the stack file
   --diff OLD         compare with an older plan.json (read before anything is written, so the
-                     default output's own plan.json works); exit 0 unchanged, 2 changed
+                     default output's own plan.json works), its monthly cost too; exit 0
+                     unchanged, 2 changed
+  --usage FILE       monthly quantities for usage-based costs (traffic, accesses, storage);
+                     default usage/<NAME>.yaml beside Pulumi.yaml, where it exists
   --help             this text
 
 Exit codes: 0 planned (and unchanged with --diff), 2 changed, 1 invalid config, a policy
@@ -46,7 +51,7 @@ export function parseArgs(argv: string[]): Options | "help" {
     const flag = argv[i];
     if (flag === "--help" || flag === "-h") return "help";
     const value = argv[i + 1];
-    if (!["--stack", "--stack-file", "--out", "--diff"].includes(flag)) throw new UsageError(`unknown argument "${flag}"`);
+    if (!["--stack", "--stack-file", "--out", "--diff", "--usage"].includes(flag)) throw new UsageError(`unknown argument "${flag}"`);
     if (value === undefined || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
     given[flag.slice(2)] = value;
     i++;
@@ -57,9 +62,9 @@ export function parseArgs(argv: string[]): Options | "help" {
   if (!stackFile && !knownStacks().includes(stack)) {
     throw new UsageError(`unknown stack "${stack}": no Pulumi.${stack}.yaml beside Pulumi.yaml; stacks here: ${knownStacks().join(", ")}`);
   }
-  if (given.diff && !existsSync(given.diff)) throw new UsageError(`--diff ${given.diff}: no such file`);
+  for (const flag of ["diff", "usage"]) if (given[flag] && !existsSync(given[flag])) throw new UsageError(`--${flag} ${given[flag]}: no such file`);
   const out = given.out ?? join(stackFile ? dirname(stackFile) : projectDir, "plan-output", stack);
-  return { stack, stackFile, out, diff: given.diff };
+  return { stack, stackFile, out, diff: given.diff, usage: given.usage };
 }
 
 
@@ -107,6 +112,9 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
   const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
   const { renderBuilds } = require("./builds") as typeof import("./builds");
+  const { estimateCost, usageKeys } = require("./cost") as typeof import("./cost");
+  const { renderCostDiffMarkdown, renderEstimate } = require("./cost-report") as typeof import("./cost-report");
+  const { defaultUsageFile, readUsage, usageFileOf } = require("./usage") as typeof import("./usage");
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   // Before anything is written: the old plan may be the one the output folder holds.
@@ -123,10 +131,14 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
     return 1;
   }
   progress(`recorded ${plan.resources.length} resources in ${((Date.now() - started) / 1000).toFixed(1)} s; checking policies and writing ${options.out}…`);
+  const usageFile = usageFileOf(projectDir, options.stack, options.usage);
+  const quantities = usageFile ? readUsage(usageFile, usageKeys(plan.resources)) : {};
+  const cost = estimateCost(plan.resources, quantities);
   const path = criticalPath(plan.resources);
   output.stdout(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
   output.stdout(renderTree(plan.resources));
   output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}${renderBuilds(plan.resources)}`);
+  output.stdout(renderEstimate(cost, relative(process.cwd(), usageFile ?? defaultUsageFile(projectDir, options.stack)), usageFile !== undefined));
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
   const policyResources = plan.resources.map(policyResource);
   const violations = checkPolicies(policyResources);
@@ -137,6 +149,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   rmSync(options.out, { recursive: true, force: true });
   write(join(options.out, "plan.json"), stableJson(plan));
   write(join(options.out, "critical-path.txt"), renderCriticalPath(path));
+  write(join(options.out, "cost.json"), stableJson(cost));
   for (const r of plan.resources) {
     const script = (r.inputs as { metadataStartupScript?: string }).metadataStartupScript;
     if (!script) continue;
@@ -147,11 +160,12 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const dot = architectureDot(plan.resources);
   write(join(options.out, "architecture.dot"), dot);
   write(join(options.out, "architecture.svg"), await renderSvg(dot));
-  output.stdout(`\nWrote ${options.out}: plan.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
+  output.stdout(`\nWrote ${options.out}: plan.json, cost.json, critical-path.txt, architecture.svg, vms/<vm>/startup-script.sh and files/\n`);
 
   if (!before) return violations.length ? 1 : 0;
   const changes = diffPlans(before, plan);
-  output.stdout(`\n${renderDiffMarkdown(options.stack, changes)}`);
+  // The older plan priced at today's snapshot and usage: the difference is the change's, not the prices'.
+  output.stdout(`\n${renderDiffMarkdown(options.stack, changes, renderCostDiffMarkdown(estimateCost(before.resources, quantities), cost))}`);
   const changing = new Set(changes.filter((c) => c.kind !== "removed").map((c) => c.urn));
   output.stdout(`\n${renderCriticalPath(criticalPath(plan.resources, undefined, changing), "Critical path of this change")}`);
   return violations.length ? 1 : changes.length ? 2 : 0;

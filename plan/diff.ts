@@ -187,20 +187,43 @@ function renderField(field: FieldChange): string {
   return `- \`${field.path}\`${mark}: ${show(field.before)} → ${show(field.after)}`;
 }
 
-export function renderDiffMarkdown(stack: string, changes: ResourceChange[]): string {
-  if (changes.length === 0) return `### Offline plan of \`${stack}\`: no changes\n`;
+/** Types whose resources hold data that their deletion loses: a database, stored objects, secrets. */
+const holdsData = new Set([
+  "gcp:sql/databaseInstance:DatabaseInstance",
+  "gcp:storage/bucket:Bucket",
+  "gcp:secretmanager/secret:Secret",
+  "gcp:secretmanager/secretVersion:SecretVersion",
+]);
+
+/** Whether a change deletes data: a data-holding resource replaced, or removed from the cloud (not retained). */
+export function losesData(change: ResourceChange): boolean {
+  return holdsData.has(change.type) && (change.kind === "replaced" || (change.kind === "removed" && !change.retained));
+}
+
+/** What a reviewer must see first: data lost, then replacements, removals, updates, additions. */
+function reviewRank(change: ResourceChange): number {
+  return losesData(change) ? 0 : ["replaced", "removed", "changed", "added"].indexOf(change.kind) + 1;
+}
+
+/** The counts line of a diff, e.g. `1 to add, 0 to change, 2 to replace, 0 to remove`. */
+export function changeCounts(changes: ResourceChange[]): string {
   const count = (kind: ResourceChange["kind"]) => changes.filter((c) => c.kind === kind).length;
-  const sections = changes.map((c) => {
-    const title = `**${c.kind}** \`${c.urn.split("::").pop()}\` (${c.type})`;
+  const lost = changes.filter(losesData).length;
+  return `${count("added")} to add, ${count("changed")} to change, ${count("replaced")} to replace, ${count("removed")} to remove${lost ? ` (${lost} losing data)` : ""}`;
+}
+
+/**
+ * @param cost the monthly cost's difference (cost-report.ts renderCostDiffMarkdown), shown first
+ */
+export function renderDiffMarkdown(stack: string, changes: ResourceChange[], cost?: string): string {
+  if (changes.length === 0) return `### Offline plan of \`${stack}\`: no changes\n`;
+  const sections = [...changes].sort((a, b) => reviewRank(a) - reviewRank(b) || a.urn.localeCompare(b.urn)).map((c) => {
+    const title = `**${c.kind}**${losesData(c) ? " (**data loss**)" : ""} \`${c.urn.split("::").pop()}\` (${c.type})`;
     if (c.kind === "removed") return c.retained ? `${title}\n\n> Leaves the stack without a call to the provider (retainOnDelete): it stays in GCP, untouched.\n` : title;
     if (c.kind === "added") return title;
     const renamed = c.renamedFrom ? `, renamed from \`${c.renamedFrom.split("::").pop()}\` (an alias: the same resource)` : "";
     const meaning = c.kind === "replaced" ? `\n\n> Replaced, not updated: ${replacementMeaning[c.type] ?? "created anew, then the old one deleted"}.\n` : c.note ? `\n\n> ${c.note}.\n` : "";
     return `${title}${renamed}${meaning}\n${c.fields.map(renderField).join("\n")}`;
   });
-  return [
-    `### Offline plan of \`${stack}\`: ${count("added")} to add, ${count("changed")} to change, ${count("replaced")} to replace, ${count("removed")} to remove`,
-    "",
-    ...sections.flatMap((s) => [s, ""]),
-  ].join("\n");
+  return [`### Offline plan of \`${stack}\`: ${changeCounts(changes)}`, "", ...(cost ? [cost] : []), ...sections.flatMap((s) => [s, ""])].join("\n");
 }

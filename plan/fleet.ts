@@ -32,19 +32,22 @@ export interface Fleet {
   serviceAccount: string;
 }
 
+/** The template a group's VMs run, by the longest name prefix: `geo-us-central1-cp-…` starts with `geo-us-central1-` too. */
+export function templateOf(resources: RecordedResource[], group: Inputs): Inputs | undefined {
+  const link = String(group.versions?.[0]?.instanceTemplate ?? "");
+  return inputsOfType(resources, "InstanceTemplate")
+    .filter((t) => link.includes(`/${t.namePrefix}`))
+    .sort((a, b) => b.namePrefix.length - a.namePrefix.length)[0];
+}
+
 /** Every regional instance group, sorted by name, with its template's boot script. */
 export function fleets(resources: RecordedResource[]): Fleet[] {
-  const templates = inputsOfType(resources, "InstanceTemplate");
   const backends: string[] = inputsOfType(resources, "compute/backendService:BackendService").flatMap((b) =>
     b.backends.map((x: Inputs) => String(x.group).split("/").pop()),
   );
   return inputsOfType(resources, "RegionInstanceGroupManager")
     .map((group) => {
-      // The longest prefix: `geo-us-central1-cp-…` starts with `geo-us-central1-` too.
-      const link = String(group.versions?.[0]?.instanceTemplate ?? "");
-      const template = templates
-        .filter((t) => link.includes(`/${t.namePrefix}`))
-        .sort((a, b) => b.namePrefix.length - a.namePrefix.length)[0];
+      const template = templateOf(resources, group);
       const script: string = template?.metadataStartupScript ?? "";
       return {
         name: group.name,

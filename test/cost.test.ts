@@ -63,6 +63,22 @@ describe("a small stack, priced by hand", () => {
     expect(scaled.assumptions.join("\n")).toContain("autoscaler's minimum of 5 VMs");
   });
 
+  it("Cloud NAT stops counting VMs at its cap of 32 per gateway", async () => {
+    const large = estimateCost((await recordStack("us-multi", { ...small, regions: { "us-central1": { size: 40 } } })).resources);
+    const gateway = large.lines.find((l) => l.resource === "geo-network-us-central1-nat" && /gateway/.test(l.item))!;
+    expect(gateway.item).toBe("gateway, 40 VMs (capped at 32)");
+    expect(gateway.monthly).toBeCloseTo(0.0448 * 730, 1); // the snapshot's gateway price: 32 × $0.0014
+  });
+
+  it("a resource type the table does not know is a line that says it is not counted, not a silent zero", () => {
+    const unknown = { urn: "urn:pulumi:s::p::gcp:redis/instance:Instance::cache", type: "gcp:redis/instance:Instance", name: "cache", custom: true, dependencies: [], inputs: {} };
+    const withUnknown = estimateCost([...recordedSmall, unknown]);
+    const lines = withUnknown.lines.filter((l) => l.resource === "cache");
+    expect(lines.map((l) => [l.monthly, l.unitPrice])).toEqual([[0, undefined]]);
+    expect(withUnknown.assumptions).toContain("gcp:redis/instance:Instance: no price and no known reason to be free, not counted");
+    expect(renderEstimate(withUnknown, "usage/x.yaml", false)).toMatch(/cache +gcp:redis\/instance:Instance +not priced +\$0\.00/);
+  });
+
   it("a machine type the snapshot lacks is not counted, and the estimate says so", async () => {
     const odd = estimateCost((await recordStack("us-multi", { ...small, machineType: "e2-custom-4-8192" })).resources);
     expect(monthly(odd, "geo-us-central1-group", /VMs/)).toBe(0);
@@ -137,6 +153,14 @@ describe("the cost in a diff", () => {
     expect(markdown).toContain(`**Monthly cost**: $1,016.69 → $${after.total.toLocaleString("en-US", { minimumFractionDigits: 2 })} a month, +$${difference.toFixed(2)}`);
     expect(markdown).toContain(`| \`geo-us-central1-group\` | geo-us-central1 | $203.67 | $${central.after.toFixed(2)} | +$${(central.after - central.before).toFixed(2)} |`);
     expect(markdown).toMatch(/\| \*\*Total\*\* \| \| \$1,016\.69 \|/);
+  });
+
+  it("a new region: its group and NAT appear from $0.00, a removed one goes to $0.00", async () => {
+    const three = estimateCost((await recordStack("us-dbless")).resources);
+    const four = estimateCost((await recordStack("us-dbless", { regions: { "us-west2": {}, "us-central1": {}, "us-east4": {}, "us-east1": {} } })).resources);
+    const added = costChanges(three, four).filter((c) => c.before === 0);
+    expect(added.map((c) => c.resource).sort()).toEqual(["geo-network-us-east1-nat", "geo-us-east1-group"]);
+    expect(costChanges(four, three).filter((c) => c.after === 0).map((c) => c.resource).sort()).toEqual(["geo-network-us-east1-nat", "geo-us-east1-group"]);
   });
 
   it("`npm run plan --diff` shows the cost before the resources' changes", async () => {

@@ -112,9 +112,9 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
   const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
   const { renderBuilds } = require("./builds") as typeof import("./builds");
-  const { estimateCost, usageKeys } = require("./cost") as typeof import("./cost");
+  const { estimateCost } = require("./cost") as typeof import("./cost");
   const { renderCostDiffMarkdown, renderEstimate } = require("./cost-report") as typeof import("./cost-report");
-  const { defaultUsageFile, readUsage, usageFileOf } = require("./usage") as typeof import("./usage");
+  const { defaultUsageFile, stackUsage } = require("./usage") as typeof import("./usage");
   /* eslint-enable @typescript-eslint/no-require-imports */
 
   // Before anything is written: the old plan may be the one the output folder holds.
@@ -131,8 +131,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
     return 1;
   }
   progress(`recorded ${plan.resources.length} resources in ${((Date.now() - started) / 1000).toFixed(1)} s; checking policies and writing ${options.out}…`);
-  const usageFile = usageFileOf(projectDir, options.stack, options.usage);
-  const quantities = usageFile ? readUsage(usageFile, usageKeys(plan.resources)) : {};
+  const { file: usageFile, usage: quantities } = stackUsage(projectDir, options.stack, plan.resources, options.usage);
   const cost = estimateCost(plan.resources, quantities);
   const path = criticalPath(plan.resources);
   output.stdout(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);

@@ -83,6 +83,11 @@ function vmLines(count: number, machineType: string, region: string, what: strin
 
 const regionOfZone = (zone: string) => zone.replace(/-[a-z]$/, "");
 
+/** Responses leaving Google, at the first tier (0 to 1 TiB a month) of `region`'s rate. */
+function internetEgressLine(region: string): LineDraft {
+  return line({ item: "internet egress (first TiB tier)", quantity: 0, unit: "GiB", region, usageKey: "internetEgressGiB" }, internetEgressGiB(region), `internet egress from ${region}`);
+}
+
 /** The VMs a group keeps running: its size, or its autoscaler's minimum. */
 function groupSize(resources: RecordedResource[], group: Inputs): { size: number; assumption?: string } {
   const autoscaler = resources.find((r) => r.type === "gcp:compute/regionAutoscaler:RegionAutoscaler" && r.inputs.name === group.name && r.inputs.region === group.region);
@@ -169,17 +174,15 @@ const pricers: Record<string, Pricer> = {
   // Internet egress only where the public may read: the builds bucket's readers are VMs in its own multi-region (no charge).
   "gcp:storage/bucket:Bucket": (r, { defaultRegion }) => [
     line({ item: "Standard storage", quantity: 0, unit: "GB-month", region: r.inputs.location, usageKey: "storageGb" }, bucketGbMonth(r.inputs.location), `Cloud Storage in ${r.inputs.location}`),
-    ...(r.inputs.publicAccessPrevention === "enforced" ? [] : [line(
-      { item: "internet egress (first TiB tier)", quantity: 0, unit: "GiB", region: defaultRegion, usageKey: "internetEgressGiB" },
-      internetEgressGiB(defaultRegion),
-      `internet egress from ${defaultRegion}`,
-    )]),
+    ...(r.inputs.publicAccessPrevention === "enforced" ? [] : [internetEgressLine(defaultRegion)]),
   ],
   // Forwarding rules are priced per location in tiers: the lines are drawn up for the location as a whole (forwardingRuleLines).
   "gcp:compute/globalForwardingRule:GlobalForwardingRule": (_rule, { defaultRegion }) => [
     { item: "data processed, in and out", quantity: 0, unit: "GiB", unitPrice: lbDataProcessingGiB, region: defaultRegion, usageKey: "dataProcessedGiB" },
-    line({ item: "internet egress (first TiB tier)", quantity: 0, unit: "GiB", region: defaultRegion, usageKey: "internetEgressGiB" }, internetEgressGiB(defaultRegion), `internet egress from ${defaultRegion}`),
+    internetEgressLine(defaultRegion),
   ],
+  // A regional (internal) rule's only price is its share of its location's tier.
+  "gcp:compute/forwardingRule:ForwardingRule": () => [],
   "gcp:compute/globalAddress:GlobalAddress": (r) =>
     r.inputs.purpose === "VPC_PEERING"
       ? { free: "an internal range for private services access" }
@@ -280,8 +283,6 @@ export function estimateCost(resources: RecordedResource[], usage: Usage = {}): 
   const lines: CostLine[] = [...forwardingRuleLines(resources)];
   const free = new Map<string, number>();
   for (const r of custom) {
-    // Regional forwarding rules have only the per-location lines above.
-    if (forwardingRuleTypes.includes(r.type) && !pricers[r.type]) continue;
     const priced = pricers[r.type]?.(r, context) ?? (freeTypes[r.type] ? { free: freeTypes[r.type] } : undefined);
     if (!priced) {
       lines.push({ urn: r.urn, resource: r.name, component: componentOf(r, resources), item: r.type, quantity: 1, unit: "resource", region: "", monthly: 0, assumption: `${r.type}: no price and no known reason to be free, not counted` });

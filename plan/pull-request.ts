@@ -63,7 +63,8 @@ export function pullRequestComment(stacks: StackPlans[], details: string): strin
   const shortened = new Set<number>();
   let comment = assemble();
   while (comment.length > commentLimit && shortened.size < bodies.length) {
-    const largest = bodies.reduce((best, b, i) => (shortened.has(best) || (!shortened.has(i) && b.length > bodies[best].length) ? i : best), 0);
+    const left = bodies.map((_, i) => i).filter((i) => !shortened.has(i));
+    const largest = left.reduce((best, i) => (bodies[i].length > bodies[best].length ? i : best));
     bodies[largest] = `${bodies[largest].split("\n")[0]}\n\nToo long for a comment: ${details}.`;
     shortened.add(largest);
     comment = assemble();

@@ -10,6 +10,8 @@
 import { existsSync, readFileSync } from "fs";
 import { join } from "path";
 import { parse } from "yaml";
+import { usageKeys } from "./cost";
+import type { RecordedResource } from "./record";
 
 /** Resource name → usage key → quantity a month. */
 export type Usage = Record<string, Record<string, number>>;
@@ -58,8 +60,11 @@ export function readUsage(file: string, keys: Map<string, string[]>): Usage {
   return usage;
 }
 
-/** The usage file, if there is one: `--usage`'s, else usage/<stack>.yaml where it exists. */
-export function usageFileOf(projectDir: string, stack: string, given?: string): string | undefined {
+/**
+ * A stack's usage quantities, checked against its resources, and the file they came from: `given`
+ * (`--usage`), else usage/<stack>.yaml where it exists; none without a file.
+ */
+export function stackUsage(projectDir: string, stack: string, resources: RecordedResource[], given?: string): { file?: string; usage: Usage } {
   const file = given ?? defaultUsageFile(projectDir, stack);
-  return existsSync(file) ? file : undefined;
+  return existsSync(file) ? { file, usage: readUsage(file, usageKeys(resources)) } : { usage: {} };
 }

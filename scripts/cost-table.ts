@@ -3,19 +3,18 @@
  * usage files, as `npm run plan` estimates them.
  * Run: node -r ./scripts/register-ts.js scripts/cost-table.ts
  */
-import { estimateCost, type CostEstimate, usageKeys } from "../plan/cost";
+import { estimateCost, type CostEstimate } from "../plan/cost";
 import { sumBy, usd } from "../plan/cost-report";
 import { snapshotDate } from "../plan/prices";
 import { projectDir, readStackFile } from "../plan/stack-file";
 import { recordStackFile } from "../plan/stack-recording";
 import type { RecordedResource } from "../plan/record";
-import { readUsage, usageFileOf } from "../plan/usage";
+import { stackUsage } from "../plan/usage";
 import { exampleStacks } from "./outage-table";
 
 /** A stack's estimate with its own usage file, where it has one. */
 export function stackEstimate(stack: string, resources: RecordedResource[]): CostEstimate {
-  const file = usageFileOf(projectDir, stack);
-  return estimateCost(resources, file ? readUsage(file, usageKeys(resources)) : {});
+  return estimateCost(resources, stackUsage(projectDir, stack, resources).usage);
 }
 
 /** The three components that cost most, with their share. */

@@ -12,11 +12,10 @@
  */
 import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from "fs";
 import { join } from "path";
-import { usageKeys } from "../plan/cost";
 import type { PlanDocument } from "../plan/document";
 import { commentMarker, pullRequestComment, type StackPlans } from "../plan/pull-request";
 import { projectDir } from "../plan/stack-file";
-import { readUsage, usageFileOf } from "../plan/usage";
+import { stackUsage } from "../plan/usage";
 
 const readPlan = (file: string) => (existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as PlanDocument) : undefined);
 
@@ -26,8 +25,7 @@ export function renderComment(baseDir: string, headDir: string): string {
     .sort()
     .map((stack) => {
       const after = readPlan(join(headDir, stack, "plan.json"))!;
-      const usageFile = usageFileOf(projectDir, stack);
-      return { stack, before: readPlan(join(baseDir, stack, "plan.json")), after, usage: usageFile ? readUsage(usageFile, usageKeys(after.resources)) : {} };
+      return { stack, before: readPlan(join(baseDir, stack, "plan.json")), after, usage: stackUsage(projectDir, stack, after.resources).usage };
     });
   return pullRequestComment(stacks, "every stack's plan is in this run's offline-plan artifact");
 }

@@ -1,6 +1,6 @@
 /** The pull request's comment: what it says, and the find-and-update step against GitHub's responses (test/fixtures/github). */
 import { mkdtempSync, readFileSync, writeFileSync } from "fs";
-import { createServer, type IncomingMessage, type Server } from "http";
+import { createServer, type Server } from "http";
 import type { AddressInfo } from "net";
 import { tmpdir } from "os";
 import { join } from "path";
@@ -58,8 +58,8 @@ describe("the comment", () => {
   });
 });
 
-/** A GitHub API on loopback answering from the fixtures; it records what it was asked. */
-function fakeGitHub(routes: Record<string, (request: IncomingMessage, body: string) => { status: number; body: string; link?: string }>) {
+/** A GitHub API on loopback answering from the fixtures (a route gets the API's own URL, for Link headers); it records what it was asked. */
+function fakeGitHub(routes: Record<string, (api: string) => { status: number; body: string; link?: string }>) {
   const requests: { method: string; path: string; body: string; authorization?: string }[] = [];
   const server: Server = createServer((request, response) => {
     let body = "";
@@ -67,7 +67,7 @@ function fakeGitHub(routes: Record<string, (request: IncomingMessage, body: stri
     request.on("end", () => {
       requests.push({ method: request.method!, path: request.url!, body, authorization: request.headers.authorization });
       const route = routes[`${request.method} ${request.url}`];
-      const answer = route ? route(request, body) : { status: 404, body: '{"message":"Not Found"}' };
+      const answer = route ? route(`http://127.0.0.1:${(server.address() as AddressInfo).port}`) : { status: 404, body: '{"message":"Not Found"}' };
       response.writeHead(answer.status, { "content-type": "application/json", ...(answer.link ? { link: answer.link } : {}) });
       response.end(answer.body);
     });
@@ -83,7 +83,12 @@ describe("posting: one comment per pull request, updated in place", () => {
   const context = (api: string, summary?: string): GitHubContext => ({ api, repository: "acme/geo-api-layer", token: "t0ken", pr: 42, summary });
 
   it("finds its own comment on the second page, by the marker and a bot author, and updates it", async () => {
-    const withLinks = await fakeGitHubWithAbsoluteLinks();
+    // GitHub's Link header carries absolute URLs: here, the fake's own.
+    const withLinks = await fakeGitHub({
+      [list]: (api) => ({ status: 200, body: fixture("comments-page-1.json"), link: `<${api}${page2.slice(4)}>; rel="next", <${api}${page2.slice(4)}>; rel="last"` }),
+      [page2]: () => ({ status: 200, body: fixture("comments-page-2.json") }),
+      "PATCH /repos/acme/geo-api-layer/issues/comments/1003": () => ({ status: 200, body: fixture("comment-created.json") }),
+    });
     try {
       const result = await postComment(context(withLinks.api), `${commentMarker}\nnew plan`, false);
       expect(result).toBe("updated comment 1003");
@@ -94,18 +99,6 @@ describe("posting: one comment per pull request, updated in place", () => {
       withLinks.close();
     }
   });
-
-  /** The same API, its Link header pointing at itself as GitHub's points at api.github.com. */
-  async function fakeGitHubWithAbsoluteLinks() {
-    let api = "";
-    const github = await fakeGitHub({
-      [list]: () => ({ status: 200, body: fixture("comments-page-1.json"), link: `<${api}${page2.slice(4)}>; rel="next", <${api}${page2.slice(4)}>; rel="last"` }),
-      [page2]: () => ({ status: 200, body: fixture("comments-page-2.json") }),
-      "PATCH /repos/acme/geo-api-layer/issues/comments/1003": () => ({ status: 200, body: fixture("comment-created.json") }),
-    });
-    api = github.api;
-    return github;
-  }
 
   it("creates one when there is none (a user quoting the marker does not count)", async () => {
     const github = await fakeGitHub({

@@ -1,7 +1,7 @@
 /**
  * GeoApiLayer: the whole stack from one validated config: the network, the builds of the git-built
  * services, the fleets as the stack's topology lays them out (components/topologies/), the
- * pictures bucket, the global load balancer over the fleets, and the post-deploy check.
+ * pictures bucket, the global load balancer over the fleets, the post-deploy check and the alerting.
  */
 import * as gcp from "@pulumi/gcp";
 import * as pulumi from "@pulumi/pulumi";
@@ -15,6 +15,7 @@ import { resourceLabels } from "./labels";
 import { Network } from "./network";
 import { PicturesBucket } from "./pictures-bucket";
 import { ServiceBuilds } from "./service-builds";
+import { StackAlerting } from "./stack-alerting";
 import type { ServiceArtifact } from "../startup/boot-input";
 import { topologies } from "./topologies/catalog";
 import type { FleetLayout } from "./topologies/contract";
@@ -123,6 +124,26 @@ export class GeoApiLayer extends pulumi.ComponentResource {
     );
 
     if (config.deployCheck.enabled) this.addDeployCheck(name, config.deployCheck.timeoutSec, fleets.deployCheck, loadBalancer);
+
+    if (config.alerting) {
+      new StackAlerting(
+        `${name}-alerting`,
+        {
+          prefix,
+          project: config.project,
+          plan: config.alerting,
+          uptimeHost: config.loadBalancer.domains.length ? { host: config.loadBalancer.domains[0], https: true } : { host: loadBalancer.address, https: false },
+          url: loadBalancer.url,
+          urlMapName: loadBalancer.urlMapName,
+          backends: fleets.loadBalancer.backends,
+          groups: fleets.groups,
+          databaseInstances: fleets.database?.instances,
+          labels: resourceLabels(stack, "alerting"),
+          apis: network.apis,
+        },
+        { parent: this },
+      );
+    }
 
     this.url = loadBalancer.url;
     this.certificates = loadBalancer.certificates;

@@ -39,6 +39,8 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
   /** The URL users reach: https with domains, else http on the address. */
   public readonly url: pulumi.Output<string>;
   public readonly backendService: gcp.compute.BackendService;
+  /** The URL map that serves users: the load balancer's request metrics carry its name. */
+  public readonly urlMapName: pulumi.Output<string>;
   /** Plain HTTP on the address: where the deploy check probes (with domains, with checkHeader). */
   public readonly checkUrl: pulumi.Output<string>;
   /** With domains, the header plain HTTP must carry to be served rather than sent to HTTPS. */
@@ -98,6 +100,7 @@ export class GlobalLoadBalancer extends pulumi.ComponentResource {
     );
 
     const serving = new gcp.compute.URLMap(`${name}-urlmap`, { name: `${prefix}-lb`, defaultService: this.backendService.id }, { parent: this });
+    this.urlMapName = serving.name;
     const forwardingRule = (role: string, port: number, target: pulumi.Input<string>) =>
       new gcp.compute.GlobalForwardingRule(
         `${name}-${role}`,

@@ -120,6 +120,9 @@ export const RegionSchema = z.strictObject({
   routePrefix: z.string().regex(/^(\/[a-z0-9-]+)+$/, "a path such as /api/us/east").optional(),
 });
 
+/** Cloud Monitoring's uptime checker regions (UptimeCheckRegion of the Monitoring API v3). */
+export const uptimeCheckRegions = ["USA", "EUROPE", "SOUTH_AMERICA", "ASIA_PACIFIC", "USA_OREGON", "USA_IOWA", "USA_VIRGINIA"] as const;
+
 /** Every topology; each has its file in components/topologies/ and its entry in catalog.ts there. */
 export const topologies = ["sidecar", "shared-db", "standalone", "dbless", "hybrid"] as const;
 
@@ -277,6 +280,29 @@ export const StackConfigSchema = z.strictObject({
       machineType: machineType.default("e2-standard-2"),
       /** `pulumi up` fails when the builds are not stored by then. @default 2400 */
       timeoutSec: z.number().int().min(300).max(7200).default(2400),
+    })
+    .prefault({}),
+  /**
+   * Uptime checks, alert policies and a dashboard over the stack (components/stack-alerting.ts);
+   * each policy's text is its README runbook.
+   */
+  alerting: z
+    .strictObject({
+      /** @default true */
+      enabled: z.boolean().default(true),
+      /** Where the policies notify, an e-mail channel each. @default none: the policies exist, notifying no one (the plan says so) */
+      emails: z.array(z.email("an e-mail address such as oncall@example.com")).default([]),
+      /**
+       * Google's checker regions the uptime check runs from; at least 3, as Google requires
+       * checkers in 3 locations and some regions are one. @default every region
+       */
+      uptimeRegions: z.array(z.enum(uptimeCheckRegions)).min(3, "at least 3 regions: Google requires checkers in at least 3 locations, and some regions have one").optional(),
+      /** What the uptime check requests: a path a public route sends through Kong to a service. @default the health path of the first service a public GET route serves */
+      uptimePath: routePath.optional(),
+      /** Share of 5xx answers through the load balancer above which a policy fires, in all and per region. @default 0.05 */
+      errorRatio: z.number().gt(0).lt(1).default(0.05),
+      /** Seconds a cross-region replica may lag: what a promotion of it would lose. @default 60 */
+      replicaLagSec: z.number().int().min(1).max(3600).default(60),
     })
     .prefault({}),
   deployCheck: z

@@ -62,7 +62,20 @@ export interface BuildsPlan {
   readonly builds: ServiceBuild[];
 }
 
-export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures" | "builds"> {
+/** What the uptime check requests through the load balancer. */
+export interface UptimeTarget {
+  readonly path: string;
+  /** The service that answers it. */
+  readonly service: string;
+  /** Through Kong (false: standalone's entry service, which the load balancer fronts directly). */
+  readonly throughKong: boolean;
+}
+
+export interface AlertingPlan extends Omit<ParsedStackConfig["alerting"], "enabled" | "uptimePath"> {
+  readonly uptime: UptimeTarget;
+}
+
+export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "database" | "entryService" | "pictures" | "builds" | "alerting"> {
   /** The GCP project (`gcp:project`). */
   readonly project: string;
   readonly regions: RegionPlan[];
@@ -74,4 +87,6 @@ export interface StackConfig extends Omit<ParsedStackConfig, "regions" | "databa
   readonly pictures?: PicturesPlan;
   /** The builder and its bucket; undefined when no service is built from git. */
   readonly builds?: BuildsPlan;
+  /** Uptime check, alert policies and dashboard; undefined with `alerting.enabled: false`. */
+  readonly alerting?: AlertingPlan;
 }

@@ -25,6 +25,8 @@ export interface TopologyRules {
   tiers(parsed: ParsedStackConfig): TierOfRegion[];
   /** Internal load balancers per region, each holding an address of the region's subnet. */
   internalLoadBalancersPerRegion(parsed: ParsedStackConfig): number;
+  /** Whether the global load balancer sends users to Kong (standalone's fronts its entry service directly). */
+  frontedByKong: boolean;
   /** Whether each region needs a proxy-only subnet from `network.proxySubnetPool`. */
   proxySubnets: boolean;
   /** Ports its VMs take besides Kong's listeners; a service on one is blamed on `topology`. */

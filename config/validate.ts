@@ -4,6 +4,7 @@
  * The checks of each concern are in the check-*.ts files beside it; what a topology accepts comes
  * from its own rules (components/topologies/), handed in as `topologies`.
  */
+import { resolveAlerting } from "./check-alerting";
 import { resolveBuilds } from "./check-builds";
 import { resolveDatabase } from "./check-database";
 import { checkMachine } from "./check-machine";
@@ -71,8 +72,9 @@ function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, projec
   checkMessengerNeeds(parsed, err);
   const pictures = resolvePictures(parsed, regions, project, err);
   const builds = resolveBuilds(parsed, regions, project, err);
-  const { entryService: _entry, pictures: _pictures, builds: _builds, ...rest } = parsed;
-  return { ...rest, project, regions, database, entryService, pictures, builds };
+  const alerting = resolveAlerting(parsed, rules, err);
+  const { entryService: _entry, pictures: _pictures, builds: _builds, alerting: _alerting, ...rest } = parsed;
+  return { ...rest, project, regions, database, entryService, pictures, builds, alerting };
 }
 
 /** "a", "a and b", "a, b and c". */

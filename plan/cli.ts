@@ -112,6 +112,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const { recordStackFile } = require("./stack-recording") as typeof import("./stack-recording");
   const { renderSummary, renderTree } = require("./tree") as typeof import("./tree");
   const { renderBuilds } = require("./builds") as typeof import("./builds");
+  const { renderAlerting } = require("./alerting") as typeof import("./alerting");
   const { estimateCost } = require("./cost") as typeof import("./cost");
   const { renderCostDiffMarkdown, renderEstimate } = require("./cost-report") as typeof import("./cost-report");
   const { defaultUsageFile, stackUsage } = require("./usage") as typeof import("./usage");
@@ -136,7 +137,7 @@ async function planCommand(argv: string[], output: PlanOutput): Promise<number> 
   const path = criticalPath(plan.resources);
   output.stdout(`Offline plan of stack ${options.stack} (Pulumi mock runtime, no cloud calls)\n\n`);
   output.stdout(renderTree(plan.resources));
-  output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}${renderBuilds(plan.resources)}`);
+  output.stdout(`\n${renderSummary(plan.resources)}${renderCriticalPath(path)}${renderBuilds(plan.resources)}${renderAlerting(plan.resources)}`);
   output.stdout(renderEstimate(cost, relative(process.cwd(), usageFile ?? defaultUsageFile(projectDir, options.stack)), usageFile !== undefined));
   // The policy pack's rules, offline: CI enforces them without the Pulumi CLI.
   const policyResources = plan.resources.map(policyResource);

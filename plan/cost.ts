@@ -109,6 +109,10 @@ type Recorded = Omit<RecordedResource, "inputs"> & { inputs: Inputs };
 type Pricer = (r: Recorded, context: PricingContext) => LineDraft[] | { free: string };
 
 const pricers: Record<string, Pricer> = {
+  // Priced by Google per condition and per time series a condition reads, not in the snapshot.
+  "gcp:monitoring/alertPolicy:AlertPolicy": (r) => [
+    { item: "alerting conditions", quantity: (r.inputs.conditions ?? []).length, unit: "condition-month", region: "", assumption: "alert policies: Cloud Monitoring's alerting prices (per condition and per time series read) are not in the price snapshot, not counted" },
+  ],
   "gcp:compute/regionInstanceGroupManager:RegionInstanceGroupManager": (r, { resources }) => {
     const template = templateOf(resources, r.inputs);
     if (!template) return [{ item: "VMs", quantity: 0, unit: "VM-month", region: r.inputs.region, assumption: `${r.name}: no template in the plan, not counted` }];
@@ -257,6 +261,10 @@ export const freeTypes: Record<string, string> = {
   "tls:index/privateKey:PrivateKey": "made by Pulumi, not in the cloud",
   "tls:index/selfSignedCert:SelfSignedCert": "made by Pulumi, not in the cloud",
   "command:local:Command": "runs on the deployer's machine",
+  "gcp:monitoring/dashboard:Dashboard": "Cloud Monitoring configuration",
+  "gcp:monitoring/notificationChannel:NotificationChannel": "Cloud Monitoring configuration",
+  "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig": "an uptime check of one URL a minute (assumed within Cloud Monitoring's free executions a month)",
+  "gcp:logging/metric:Metric": "a log-based metric counting rare lines (assumed within Cloud Monitoring's free metric volume)",
 };
 
 function componentOf(r: RecordedResource, resources: RecordedResource[]): string {

@@ -3,7 +3,7 @@
  * drawing): regions with their groups, Kong and services, and what each topology adds on a VM (a
  * local PostgreSQL, a declarative config); the database's primary, standby and replica; the
  * pictures bucket and who writes to it; the builder, its bucket and who downloads from it; the messenger's own database; the load balancer; the path
- * a request takes; and a legend of line styles, ports and routes.
+ * a request takes; Cloud Monitoring and its uptime check; and a legend of line styles, ports and routes.
  */
 import { kongConfValue } from "../startup/kong-conf";
 import { kongHealthPath } from "../startup/kong-entities";
@@ -62,7 +62,7 @@ function legend(resources: RecordedResource[], groups: Fleet[], migratorScript: 
   const rows = [
     "solid: requests",
     "dashed: writes (pg_host, uploads, the app's data)",
-    "dotted: reads (the declarative config, the builder's artifacts)",
+    "dotted: reads (the declarative config, the builder's artifacts, the uptime check)",
     ...(conf ? [`Kong: proxy :${port("proxy_listen")} (health checks: ${kongHealthPath}), status :${port("status_listen")} and Admin API on loopback only`] : []),
     ...[...servicePorts].sort().map(([service, p]) => `${service}: :${p}`),
     ...(shownRegion ? [`routes in ${shownRegion} (each region's under its own prefix):`] : ["routes:"]),
@@ -195,6 +195,12 @@ export function architectureDot(resources: RecordedResource[]): string {
   const appHosts = [...new Set(groups.flatMap((g) => serviceNames(g.script).map((service) => appDatabase(g.script, service))).filter(Boolean))];
   if (appHosts.length) {
     lines.push(`  app_database [label=${quote(`The messenger's database (outside this stack)\n${appHosts.join(", ")}`)}, shape=cylinder, fillcolor="#f1f3f4"];`);
+  }
+  const uptime = inputsOfType(resources, "monitoring/uptimeCheckConfig:UptimeCheckConfig")[0];
+  if (uptime) {
+    const policies = inputsOfType(resources, "monitoring/alertPolicy:AlertPolicy").length;
+    lines.push(`  monitoring [label=${quote(`Cloud Monitoring\n${policies} alert policies, a dashboard\nboot failures from the VMs' logs`)}, shape=note, fillcolor="#e6f4ea"];`);
+    lines.push(`  monitoring -> lb [style=dotted, label=${quote(`uptime check GET ${uptime.httpCheck.path}`)}];`);
   }
   lines.push(...legend(resources, groups, migrators[0]?.metadataStartupScript));
   lines.push("}");

@@ -26,7 +26,7 @@ function privateAddress(base: string, name: string): string {
 }
 
 /** Pulumi's auto-name of a resource, with a stable suffix. */
-function autoName(logicalName: string): string {
+export function autoName(logicalName: string): string {
   return `${logicalName}-${digest(logicalName, 7)}`;
 }
 
@@ -134,6 +134,17 @@ export function mockResourceState(args: MockResourceArgs, project: string): { id
       state.stderr = "";
       break;
     }
+    // Cloud Monitoring names these itself, with a number of its own.
+    case "gcp:monitoring/alertPolicy:AlertPolicy":
+      state.name = `projects/${project}/alertPolicies/${parseInt(digest(args.name, 12), 16)}`;
+      break;
+    case "gcp:monitoring/notificationChannel:NotificationChannel":
+      state.name = `projects/${project}/notificationChannels/${parseInt(digest(args.name, 12), 16)}`;
+      break;
+    case "gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig":
+      state.uptimeCheckId = autoName(args.name);
+      state.name = `projects/${project}/uptimeCheckConfigs/${state.uptimeCheckId}`;
+      break;
     case "gcp:compute/instance:Instance":
       state.instanceId = String(parseInt(digest(JSON.stringify(inputs), 12), 16));
       break;

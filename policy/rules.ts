@@ -305,6 +305,55 @@ const backendBalancingModes: ResourcePolicyRule = {
   },
 };
 
+const alertPolicyType = "gcp:monitoring/alertPolicy:AlertPolicy";
+
+/** The last part of a resource URL: an instance group's name from its self link. */
+const lastPart = (url: string) => url.split("/").pop()!;
+
+/** What a policy's conditions read: their filters and PromQL queries. */
+function conditionTexts(policy: PolicyResource): string[] {
+  const conditions: Record<string, { filter?: unknown; query?: unknown } | undefined>[] = policy.props.conditions ?? [];
+  return conditions.flatMap((c) => [c.conditionThreshold?.filter, c.conditionAbsent?.filter, c.conditionPrometheusQueryLanguage?.query]).filter((t): t is string => typeof t === "string");
+}
+
+const alertingCoversTheStack: StackPolicyRule = {
+  name: "alerting-covers-the-stack",
+  description:
+    "Where the stack has alert policies, they watch all of it: every backend group of the global load balancer, every Cloud SQL instance (the primary's state, each replica's lag), failed boots and the public URL's uptime",
+  checkStack(resources) {
+    const policies = resources.filter((r) => r.type === alertPolicyType);
+    if (!policies.length) return [];
+    const texts = policies.flatMap(conditionTexts);
+    const unwatched = (resource: PolicyResource, what: string, watches: (text: string) => boolean) => (texts.some(watches) ? [] : [{ resource, message: `no alert policy watches ${what}` }]);
+    const backends = resources.filter((r) => r.type === "gcp:compute/backendService:BackendService" && r.props.loadBalancingScheme === "EXTERNAL_MANAGED");
+    const ofType = (type: string) => resources.filter((r) => r.type === type);
+    return [
+      ...backends.flatMap((b) =>
+        (b.props.backends ?? [])
+          .map((backend: { group?: unknown }) => backend.group)
+          .filter((group: unknown): group is string => typeof group === "string")
+          .flatMap((group: string) => unwatched(b, `backend group ${lastPart(group)}`, (t) => t.includes(`backend_name="${lastPart(group)}"`))),
+      ),
+      ...(["up", "replication/replica_lag"] as const).flatMap((metric) => {
+        const instances = ofType(databaseInstanceType).filter((i) => !i.props.masterInstanceName === (metric === "up"));
+        const reading = texts.filter((t) => t.includes(`metric.type="cloudsql.googleapis.com/database/${metric}"`));
+        const ids = new Set(reading.flatMap((t) => [...t.matchAll(/database_id="([^"]+)"/g)].map((m) => m[1].split(":").pop())));
+        // Auto-named instances have no name in a recorded plan's inputs: there, one instance watched for each.
+        const named = instances.filter((i) => typeof i.props.name === "string");
+        return named.length === instances.length
+          ? named.flatMap((i) => (ids.has(i.props.name) ? [] : [{ resource: i, message: `no alert policy watches ${i.props.name}'s database/${metric}` }]))
+          : instances.slice(ids.size).map((resource) => ({ resource, message: `instances to watch for database/${metric}: ${instances.length}, watched: ${ids.size}` }));
+      }),
+      ...(ofType("gcp:logging/metric:Metric").length
+        ? ofType("gcp:logging/metric:Metric").flatMap((m) => (typeof m.props.name === "string" ? unwatched(m, `the log-based metric ${m.props.name}`, (t) => t.includes(`logging.googleapis.com/user/${m.props.name}"`)) : []))
+        : [{ resource: policies[0], message: "no log-based metric counts failed boots" }]),
+      ...(ofType("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig").length
+        ? unwatched(policies[0], "the uptime check", (t) => t.includes("monitoring.googleapis.com/uptime_check/check_passed"))
+        : [{ resource: policies[0], message: "no uptime check of the public URL" }]),
+    ];
+  },
+};
+
 export const policyRules: PolicyRule[] = [
   firewallOnlyLoadBalancer,
   noExternalIp,
@@ -323,6 +372,7 @@ export const policyRules: PolicyRule[] = [
   certificateManagerNames,
   apisStayOn,
   backendBalancingModes,
+  alertingCoversTheStack,
 ];
 
 export interface Violation {

@@ -19,14 +19,20 @@ config_changed=0
 file_changed=0
 `;
 
+/** What starts every line a script logs, before `[ROLE]: `. */
+export const logTag = "geo-api-layer";
+
+/** What a line that fails the boot (or a build) says first: the boot-failure alert's log-based metric counts these. */
+export const failureMarker = "FAILED:";
+
 /** Logging, failing the boot, the budget, retries, apt. */
 const failureAndRetries = `
 # To stderr: a line logged inside a command substitution still reaches the journal.
-log() { echo "geo-api-layer[$ROLE]: $*" >&2; }
+log() { echo "${logTag}[$ROLE]: $*" >&2; }
 
 # Any failure stops Kong, so health checks fail and autohealing replaces this VM.
 fail() {
-  log "FAILED: $*"
+  log "${failureMarker} $*"
   systemctl stop kong.service >/dev/null 2>&1 || true
   exit 1
 }
@@ -282,7 +288,7 @@ build_or_report() {
   failure="builds/$2.failed/$(metadata instance/id).log"
   tail -n 60 "$log_file" >"$log_file.tail"
   upload "$1" "$failure" "$log_file.tail" text/plain >/dev/null
-  log "FAILED: the build of $2 (exit status $status); its last lines are in gs://$1/$failure"
+  log "${failureMarker} the build of $2 (exit status $status); its last lines are in gs://$1/$failure"
 }
 `;
 

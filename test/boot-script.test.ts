@@ -10,6 +10,8 @@ import { adminRequests, deterministicUuid, kongEntities, renderAdminRequests, re
 import type { KongMode, StartupScriptInput } from "../startup/boot-input";
 import { renderStartupScript } from "../startup/startup-script";
 import { systemdWord } from "../startup/systemd";
+import { bootFailureLabelExtractors } from "../components/alerting-rules";
+import { countedFailures, extract, scriptRunnerMessages } from "./support/logging-query";
 import { callIndex, echoService, expectStatus, Sandbox } from "./support/sandbox";
 
 const services = [
@@ -251,6 +253,32 @@ describe("failures autohealing must see", () => {
       "FAILED: secret projects/proj/secrets/kong-db-password/versions/latest still unreadable (HTTP 404) 6 s after boot: does it exist, and may this VM's service account access it?",
     );
     expect(run.calls.some((c) => c.startsWith("systemctl enable"))).toBe(false);
+  });
+});
+
+describe("the boot-failure alert's log-based metric", () => {
+  // The real script's output, as the guest agent logs it, against the metric's own filter.
+  const counted = (output: string) => countedFailures(scriptRunnerMessages(output), "proj", { name: "geo-us-east4-x1b2", group: "geo-us-east4" });
+
+  it("counts the lines that fail a boot, the cause first, labelled with the role and the group, and no other line", () => {
+    const short = script({ kind: "shared-db", passwordSecret: secret, databaseCa }, { bootBudgetSec: 4 });
+    const run = withArtifact(new Sandbox({ SANDBOX_SLEEP: "1" })).secret("notes-db", "n").migrations("0").run(short);
+    expectStatus(run, 1);
+    // Lines that say what went wrong without failing the boot are not counted.
+    expect(run.output).toContain("not readable yet (HTTP 404");
+    const failures = counted(run.output);
+    // The cause first; a failure inside a command substitution then fails its caller too (the ERR trap).
+    expect(failures.map((e) => e.jsonPayload.message)).toEqual(run.output.split("\n").filter((line) => line.includes(": FAILED: ")).map((line) => `startup-script: ${line}`));
+    expect(failures[0].jsonPayload.message).toMatch(/^startup-script: geo-api-layer\[gateway\]: FAILED: secret projects\/proj\/secrets\/kong-db-password/);
+    expect(extract(bootFailureLabelExtractors.role, failures[0])).toBe("gateway");
+    expect(extract(bootFailureLabelExtractors.group, failures[0])).toBe("geo-us-east4");
+  });
+
+  it("counts nothing of a boot that succeeds", () => {
+    const run = withArtifact(new Sandbox()).secret("kong-db-password", "p").secret("notes-db", "n").migrations("0").run(gateway);
+    expectStatus(run, 0);
+    expect(run.output.split("\n").length).toBeGreaterThan(20);
+    expect(counted(run.output)).toEqual([]);
   });
 });
 

@@ -95,8 +95,9 @@ describe("every example stack", () => {
     expect(priced.size + free).toBe(resources.filter((r) => r.custom).length);
     expect(estimate.free.filter((f) => !f.why)).toEqual([]);
     expect(estimate.lines.filter((l) => l.assumption?.includes("no known reason"))).toEqual([]);
-    // Every line has its price: none of these stacks leaves anything "not counted".
-    expect(estimate.lines.filter((l) => l.unitPrice === undefined)).toEqual([]);
+    // Every line has its price but the alerting conditions' (stated): nothing else is "not counted".
+    expect(estimate.lines.filter((l) => l.unitPrice === undefined && l.item !== "alerting conditions")).toEqual([]);
+    expect(estimate.lines.filter((l) => l.item === "alerting conditions").every((l) => l.assumption?.includes("not counted") && l.quantity > 0)).toBe(true);
     expect(estimate.fixed).toBeGreaterThan(500);
   });
 

@@ -22,6 +22,8 @@ function apiOf(type: string): string {
     sql: "sqladmin",
     servicenetworking: "servicenetworking",
     storage: "storage",
+    logging: "logging",
+    monitoring: "monitoring",
   };
   // Project IAM bindings go through Cloud Resource Manager; custom roles are IAM's.
   const api = module === "projects" ? (type.endsWith(":IAMCustomRole") ? "iam" : "cloudresourcemanager") : apis[module];

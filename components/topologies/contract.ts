@@ -54,7 +54,15 @@ export interface FleetLayout {
   /** Service accounts of the VMs that run the service storing pictures. */
   pictureWriters: pulumi.Output<string>[];
   /** Kong's Cloud SQL instance and its password's secret, where the topology has them. */
-  database?: { connectionName: pulumi.Output<string>; passwordSecret: pulumi.Output<string> };
+  database?: DatabaseOutputs;
+}
+
+/** Kong's Cloud SQL as the rest of the stack sees it. */
+export interface DatabaseOutputs {
+  connectionName: pulumi.Output<string>;
+  passwordSecret: pulumi.Output<string>;
+  /** Every instance's name, the primary first. */
+  instances: pulumi.Output<string>[];
 }
 
 /** What the topology's VMs need of the network: the ports the firewall opens, proxy-only subnets. */

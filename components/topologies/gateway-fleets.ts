@@ -17,10 +17,11 @@ import { kongConfFor, kongHealth, kongProxyPortName, KongStore } from "./kong-no
 import { renderVmScript, serviceSecretIds } from "./vm-scripts";
 
 /** The rules of every gateway topology: one tier per region, no internal load balancer. */
-export const gatewayTierRules: Pick<TopologyRules, "tiers" | "internalLoadBalancersPerRegion" | "proxySubnets"> = {
+export const gatewayTierRules: Pick<TopologyRules, "tiers" | "internalLoadBalancersPerRegion" | "proxySubnets" | "frontedByKong"> = {
   tiers: () => [{ path: ["prefix"] }],
   internalLoadBalancersPerRegion: () => 0,
   proxySubnets: false,
+  frontedByKong: true,
 };
 
 /** Kong's proxy, which Google's front ends and health checkers reach, and the stack's subnets too. */

@@ -10,7 +10,7 @@ import type { KongClusterFiles } from "../../startup/boot-input";
 import { KongDatabase } from "../kong-database";
 import { KongMigrator } from "../kong-migrator";
 import { resourceLabels } from "../labels";
-import type { FleetContext, Rollout } from "./contract";
+import type { DatabaseOutputs, FleetContext, Rollout } from "./contract";
 import { kongConfFor } from "./kong-node";
 import { renderVmScript } from "./vm-scripts";
 
@@ -26,7 +26,7 @@ export interface SharedKongDatabase {
   controlPlaneScript(region: string): pulumi.Output<string>;
   /** The migrator, which writes `adminRequests` (renderAdminRequests) into the database. */
   migrate(adminRequests: pulumi.Input<string>): Rollout;
-  outputs: { connectionName: pulumi.Output<string>; passwordSecret: pulumi.Output<string> };
+  outputs: DatabaseOutputs;
 }
 
 /**
@@ -92,6 +92,10 @@ export function sharedKongDatabase(context: FleetContext, cluster?: pulumi.Outpu
       );
       return { resource: migrator, id: migrator.instance.id };
     },
-    outputs: { connectionName: database.connectionName, passwordSecret: database.passwordSecret.secretId },
+    outputs: {
+      connectionName: database.connectionName,
+      passwordSecret: database.passwordSecret.secretId,
+      instances: [database.instance.name, ...Object.values(database.replicas).map((replica) => replica.name)],
+    },
   };
 }

@@ -145,6 +145,7 @@ export const standalone: TopologyDefinition = {
     tiers: (parsed) => [{ tier: "kong", path: ["prefix"] }, ...parsed.services.map((s, i) => ({ tier: s.name, path: ["services", i, "name"] }))],
     internalLoadBalancersPerRegion: (parsed) => 1 + parsed.services.length,
     proxySubnets: true,
+    frontedByKong: false,
     otherPorts: [],
     check(parsed, regions, err) {
       parsed.services.forEach((service, i) => {

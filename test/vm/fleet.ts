@@ -145,6 +145,8 @@ async function record(harness: Harness, stack: string, overrides: Record<string,
     services: [echoService(harness.standins, { internalRoute: stack !== "us-standalone" })],
     // The test service stores no pictures.
     pictures: null,
+    // Its health path has no route: the uptime check requests the route's own path.
+    alerting: { uptimePath: "/echo" },
     kong: { ...(overrides.kong as object), packageRepository: { url: "https://kong-packages.test/public/gateway-39", keyFingerprint: harness.standins.kongKeyFingerprint } },
   });
   if (recording.errors.length) throw new Error(recording.errors.join("\n"));

@@ -8,7 +8,9 @@ import { execFileSync } from "child_process";
 import { createHash } from "crypto";
 import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from "fs";
 import { join } from "path";
+import { bootFailureLabelExtractors } from "../../components/alerting-rules";
 import { kongToolsUnavailable } from "../support/kong-tools";
+import { countedFailures, extract } from "../support/logging-query";
 import { serverCertificate } from "./cloud-sql";
 import { Boot, laterKongVersion, Vm } from "./harness";
 import { builderVm, buildsOf, describeVm, echoArgument, echoEnv, echoToken, greeting, harnessFor, proxyProbePath, roles, StackNetwork, unavailable, vmFor } from "./fleet";
@@ -292,6 +294,12 @@ if (kongToolsMissing) process.stderr.write(`vm harness: Kong's refusals at start
     expect(boots.conf.kongUnitLog).toContain("cluster certificate and key must be provided to use Hybrid mode");
     expect(boots.conf.check?.startup_ok).toBe(false);
     expect(boots.conf.startupLog).toMatch(/FAILED: line \d+: systemctl "\$action" kong.service exited with status 1/);
+    // The journal as the guest agent logs it to Cloud Logging: the boot-failure alert's metric counts the failure, and only it.
+    const counted = countedFailures(boots.conf.startupLog.split("\n"), "offline-plan-project", { name: "refused-gateway", group: "geo-us-central1" });
+    expect(counted.length).toBeGreaterThan(0);
+    expect(counted.map((e) => e.jsonPayload.message)).toEqual(boots.conf.startupLog.split("\n").filter((line) => line.includes(": FAILED: ")));
+    expect(counted[0].jsonPayload.message).toMatch(/^startup-script: geo-api-layer\[gateway\]: FAILED: /);
+    expect(extract(bootFailureLabelExtractors.role, counted[0])).toBe("gateway");
   });
 
   it("a declarative config Kong's parser refuses: Kong does not start, with Kong's message, and the boot fails", () => {

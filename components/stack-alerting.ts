@@ -41,24 +41,22 @@ export interface StackAlertingArgs {
   apis: pulumi.Resource[];
 }
 
-/** A policy's conditions and how long each must hold. */
+/** One condition of a policy. */
 type Condition = gcp.types.input.monitoring.AlertPolicyCondition;
 
 const everyMinute = { alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MEAN" };
 
 export class StackAlerting extends pulumi.ComponentResource {
-  /** The alert policies' names (`projects/…/alertPolicies/…`). */
-  public readonly policies: pulumi.Output<string>[];
-
   constructor(name: string, args: StackAlertingArgs, opts?: pulumi.ComponentResourceOptions) {
     super("geo-api-layer:alerting:StackAlerting", name, {}, opts);
     const { prefix, project, plan } = args;
     const after = { parent: this, dependsOn: args.apis };
 
+    // Named by address: adding or removing one leaves the others' channels alone.
     const channels = plan.emails.map(
-      (email, i) =>
+      (email) =>
         new gcp.monitoring.NotificationChannel(
-          `${name}-email-${i}`,
+          `${name}-email-${email}`,
           { displayName: `${prefix}: ${email}`, type: "email", labels: { email_address: email }, userLabels: args.labels },
           after,
         ),
@@ -86,7 +84,7 @@ export class StackAlerting extends pulumi.ComponentResource {
       conditionPrometheusQueryLanguage: { query, duration, evaluationInterval: "60s" },
     });
 
-    const policies = Object.entries(backendGroups).map(([region, group]) =>
+    for (const [region, group] of Object.entries(backendGroups)) {
       policy(`region-${region}`, `${region} serves no traffic or its backends fail`, "CRITICAL", policyTexts.region(region, plan.errorRatio), [
         promql(`${region}: no requests while other regions are served`, pulumi.all([args.urlMapName, group]).apply(([map, g]) => noTrafficQuery(map, g)), "600s"),
         promql(`${region}: 5xx above ${plan.errorRatio}`, pulumi.all([args.urlMapName, group]).apply(([map, g]) => backendErrorQuery(map, g, plan.errorRatio)), "300s"),
@@ -94,42 +92,36 @@ export class StackAlerting extends pulumi.ComponentResource {
           displayName: pulumi.interpolate`${g}: no VM reports`,
           conditionAbsent: { filter: g.apply(groupVmsFilter), duration: "300s", aggregations: [everyMinute] },
         })),
-      ]),
-    );
+      ]);
+    }
 
-    policies.push(
-      policy("lb-errors", "5xx through the load balancer", "CRITICAL", policyTexts.errors(plan.errorRatio), [
-        promql(`5xx above ${plan.errorRatio}`, args.urlMapName.apply((map) => loadBalancerErrorQuery(map, plan.errorRatio)), "300s"),
-      ]),
-    );
+    policy("lb-errors", "5xx through the load balancer", "CRITICAL", policyTexts.errors(plan.errorRatio), [
+      promql(`5xx above ${plan.errorRatio}`, args.urlMapName.apply((map) => loadBalancerErrorQuery(map, plan.errorRatio)), "300s"),
+    ]);
 
     if (args.databaseInstances) {
       const [primary, ...replicas] = args.databaseInstances;
       const up = primary.apply((instance) => cloudSqlFilter("database/up", project, instance));
-      policies.push(
-        policy("db-primary-down", "Kong's database primary is down", "CRITICAL", primary.apply(policyTexts.databaseDown), [
-          { displayName: "database/up below 1", conditionThreshold: { filter: up, comparison: "COMPARISON_LT", thresholdValue: 1, duration: "120s", aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MIN" }] } },
-          { displayName: "database/up not reported", conditionAbsent: { filter: up, duration: "300s", aggregations: [everyMinute] } },
-        ]),
-      );
+      policy("db-primary-down", "Kong's database primary is down", "CRITICAL", primary.apply(policyTexts.databaseDown), [
+        { displayName: "database/up below 1", conditionThreshold: { filter: up, comparison: "COMPARISON_LT", thresholdValue: 1, duration: "120s", aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MIN" }] } },
+        { displayName: "database/up not reported", conditionAbsent: { filter: up, duration: "300s", aggregations: [everyMinute] } },
+      ]);
       if (replicas.length) {
-        policies.push(
-          policy(
-            "db-replica-lag",
-            "a replica of Kong's database lags",
-            "WARNING",
-            policyTexts.replicaLag(plan.replicaLagSec),
-            replicas.map((replica) => ({
-              displayName: pulumi.interpolate`${replica}: replica_lag above ${plan.replicaLagSec} s`,
-              conditionThreshold: {
-                filter: replica.apply((instance) => cloudSqlFilter("database/replication/replica_lag", project, instance)),
-                comparison: "COMPARISON_GT",
-                thresholdValue: plan.replicaLagSec,
-                duration: "300s",
-                aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MAX" }],
-              },
-            })),
-          ),
+        policy(
+          "db-replica-lag",
+          "a replica of Kong's database lags",
+          "WARNING",
+          policyTexts.replicaLag(plan.replicaLagSec),
+          replicas.map((replica) => ({
+            displayName: pulumi.interpolate`${replica}: replica_lag above ${plan.replicaLagSec} s`,
+            conditionThreshold: {
+              filter: replica.apply((instance) => cloudSqlFilter("database/replication/replica_lag", project, instance)),
+              comparison: "COMPARISON_GT",
+              thresholdValue: plan.replicaLagSec,
+              duration: "300s",
+              aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MAX" }],
+            },
+          })),
         );
       }
     }
@@ -153,20 +145,18 @@ export class StackAlerting extends pulumi.ComponentResource {
       },
       after,
     );
-    policies.push(
-      policy("boot-failures", "a boot, the migrator or a build failed", "WARNING", policyTexts.bootFailure(), [
-        {
-          displayName: "a FAILED line",
-          conditionThreshold: {
-            filter: failures.name.apply(bootFailureMetricFilter),
-            comparison: "COMPARISON_GT",
-            thresholdValue: 0,
-            duration: "0s",
-            aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["metric.label.role", "metric.label.group"] }],
-          },
+    policy("boot-failures", "a boot, the migrator or a build failed", "WARNING", policyTexts.bootFailure(), [
+      {
+        displayName: "a FAILED line",
+        conditionThreshold: {
+          filter: failures.name.apply(bootFailureMetricFilter),
+          comparison: "COMPARISON_GT",
+          thresholdValue: 0,
+          duration: "0s",
+          aggregations: [{ alignmentPeriod: "300s", perSeriesAligner: "ALIGN_SUM", crossSeriesReducer: "REDUCE_SUM", groupByFields: ["metric.label.role", "metric.label.group"] }],
         },
-      ]),
-    );
+      },
+    ]);
 
     const { uptime } = plan;
     const check = new gcp.monitoring.UptimeCheckConfig(
@@ -190,20 +180,18 @@ export class StackAlerting extends pulumi.ComponentResource {
       },
       after,
     );
-    policies.push(
-      policy("uptime", `the uptime check of ${uptime.path} fails`, "CRITICAL", args.url.apply((url) => policyTexts.uptime(url, uptime)), [
-        {
-          displayName: "uptime check failing in more than one location",
-          conditionThreshold: {
-            filter: check.uptimeCheckId.apply(uptimeFilter),
-            comparison: "COMPARISON_GT",
-            thresholdValue: 1,
-            duration: "60s",
-            aggregations: [{ alignmentPeriod: "1200s", perSeriesAligner: "ALIGN_NEXT_OLDER", crossSeriesReducer: "REDUCE_COUNT_FALSE", groupByFields: ["resource.label.host"] }],
-          },
+    policy("uptime", `the uptime check of ${uptime.path} fails`, "CRITICAL", args.url.apply((url) => policyTexts.uptime(url, uptime)), [
+      {
+        displayName: "uptime check failing in more than one location",
+        conditionThreshold: {
+          filter: check.uptimeCheckId.apply(uptimeFilter),
+          comparison: "COMPARISON_GT",
+          thresholdValue: 1,
+          duration: "60s",
+          aggregations: [{ alignmentPeriod: "1200s", perSeriesAligner: "ALIGN_NEXT_OLDER", crossSeriesReducer: "REDUCE_COUNT_FALSE", groupByFields: ["resource.label.host"] }],
         },
-      ]),
-    );
+      },
+    ]);
 
     new gcp.monitoring.Dashboard(
       `${name}-dashboard`,
@@ -217,7 +205,6 @@ export class StackAlerting extends pulumi.ComponentResource {
       after,
     );
 
-    this.policies = policies.map((p) => p.name);
-    this.registerOutputs({ policies: this.policies });
+    this.registerOutputs({});
   }
 }

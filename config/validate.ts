@@ -72,7 +72,7 @@ function resolve(parsed: ParsedStackConfig, raw: Record<string, unknown>, projec
   checkMessengerNeeds(parsed, err);
   const pictures = resolvePictures(parsed, regions, project, err);
   const builds = resolveBuilds(parsed, regions, project, err);
-  const alerting = resolveAlerting(parsed, rules, err);
+  const alerting = resolveAlerting(parsed, rules, entryService, err);
   const { entryService: _entry, pictures: _pictures, builds: _builds, alerting: _alerting, ...rest } = parsed;
   return { ...rest, project, regions, database, entryService, pictures, builds, alerting };
 }

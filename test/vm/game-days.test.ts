@@ -29,6 +29,12 @@ afterAll(() => {
 });
 
 const now = () => Date.now() / 1000;
+/**
+ * Waits at least 5 s, and until an outage's served-from window (`servedFrom(darkAt + 15)`: after the
+ * load balancer's unhealthy threshold) holds 10 s of requests: a day whose steps all finish fast
+ * would otherwise look at a window too short for one request.
+ */
+const settle = (darkAt: number) => sleep(Math.max(5, darkAt + 25 - now()) * 1000);
 const readme = () => readFileSync(join(projectDir, "README.md"), "utf8");
 
 describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL primary (us-central1) and its replica (us-east4)", () => {
@@ -81,6 +87,7 @@ describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL prim
       await newVm.ready(300);
       await fleet.lb.until("us-west2-new", true, 60);
       await sleep(10_000);
+      await settle(darkAt);
     });
 
     it("the load balancer takes the dark region out within its unhealthy threshold", () => {
@@ -147,6 +154,7 @@ describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL prim
       newVm = fleet.gateway("us-central1-new", "us-central1");
       await newVm.ready(300);
       await fleet.lb.until("us-central1-new", true, 60);
+      await settle(darkAt);
     });
 
     it("no other region notices: running gateways keep serving and a configuration change reaches every other node", () => {
@@ -178,7 +186,7 @@ describeVm("game days: shared-db (us-multi), three regions on one Cloud SQL prim
       newVm = fleet.gateway("us-east4-new", "us-east4");
       await newVm.ready(300);
       await fleet.lb.until("us-east4-new", true, 60);
-      await sleep(5_000);
+      await settle(darkAt);
     });
 
     it("the other regions keep serving, a configuration change reaches them, and a new VM starts on the database", () => {
@@ -368,7 +376,7 @@ describeVm.each([
       await newVm.ready(300);
       await fleet.lb.until(newName, true, 60);
       // Requests reach it from now on.
-      await sleep(5_000);
+      await settle(darkAt);
     });
 
     it("the other regions' gateways keep passing every check and serving every request", () => {
@@ -435,7 +443,7 @@ describeVm("game days: standalone (us-standalone), each region goes dark in turn
       changeStatus = fleet.addRoute("us-east4-kong", "while-primary-dark", echoServiceOf("us-east4"));
       newKong = fleet.start("us-east4-kong-new", "kong-tier", "us-east4", { behindLoadBalancer: false });
       await newKong.ready(300);
-      await sleep(5_000);
+      await settle(darkAt);
     });
 
     it("the entry tiers of the other regions keep passing every check and serving every request", () => {
@@ -485,7 +493,7 @@ describeVm("game days: standalone (us-standalone), each region goes dark in turn
       routed = await fleet.routedWithin(kongs, change, 120, kongProxyPort("us-central1"));
       newKong = fleet.start(newName, "kong-tier", newRegion, { behindLoadBalancer: false });
       await newKong.ready(300);
-      await sleep(5_000);
+      await settle(darkAt);
     });
 
     it("the other regions' entry tiers keep serving, and a configuration change reaches every other Kong", () => {

@@ -88,14 +88,17 @@ function errorRatioQuery(urlMap: string, scope: string[], ratio: number): string
   );
 }
 
-/** A Cloud SQL metric of one instance. */
-export function cloudSqlFilter(metric: "database/up" | "database/replication/replica_lag", project: string, instance: string): string {
-  return `resource.type="cloudsql_database" AND resource.labels.database_id="${project}:${instance}" AND metric.type="cloudsql.googleapis.com/${metric}"`;
+/** A label's value in a filter: the one given, or any of several (`one_of`). */
+const anyOf = (values: string[]) => (values.length === 1 ? `"${values[0]}"` : `one_of(${values.map((v) => `"${v}"`).join(", ")})`);
+
+/** A Cloud SQL metric of one instance, or of several. */
+export function cloudSqlFilter(metric: "database/up" | "database/cpu/utilization" | "database/replication/replica_lag", project: string, instances: string[]): string {
+  return `resource.type="cloudsql_database" AND resource.labels.database_id=${anyOf(instances.map((i) => `${project}:${i}`))} AND metric.type="cloudsql.googleapis.com/${metric}"`;
 }
 
-/** A group's VMs, by the CPU utilization each reports. */
-export function groupVmsFilter(group: string): string {
-  return `resource.type="gce_instance" AND metric.type="compute.googleapis.com/instance/cpu/utilization" AND metadata.system_labels."instance_group"="${group}"`;
+/** A group's VMs, or several groups', by the CPU utilization each VM reports. */
+export function groupVmsFilter(groups: string[]): string {
+  return `resource.type="gce_instance" AND metric.type="compute.googleapis.com/instance/cpu/utilization" AND metadata.system_labels."instance_group"=${anyOf(groups)}`;
 }
 
 export function uptimeFilter(checkId: string): string {
@@ -176,7 +179,7 @@ export interface DashboardInputs {
   project: string;
   /** Kong's database instances: the primary first. */
   databases: string[];
-  uptimeCheckId?: string;
+  uptimeCheckId: string;
 }
 
 /** A Cloud Monitoring dashboard (mosaicLayout JSON) of the stack. */
@@ -193,30 +196,21 @@ export function dashboardJson(input: DashboardInputs): string {
   const ofBackends = `backend_name=~"${Object.values(input.backends).join("|")}"`;
   const byBackend = (...matchers: string[]) => `sum by (backend_name) (rate(${requests(input.urlMap, ofBackends, ...matchers)}[${rateWindow}]))`;
   const latency = `metric.type="loadbalancing.googleapis.com/https/total_latencies" AND resource.type="https_lb_rule" AND resource.labels.url_map_name="${input.urlMap}"`;
-  const anyOf = (values: string[]) => values.map((v) => `"${v}"`).join(", ");
-  const databaseIds = input.databases.map((d) => `${input.project}:${d}`);
+  const { project, databases } = input;
   const widgets = [
     promql("Requests per second, by region's group", byBackend()),
     promql("5xx per second, by region's group", byBackend(serverErrors)),
     series("Latency p95 (ms), by region's group", latency, "ALIGN_PERCENTILE_95", "REDUCE_MEAN", ['resource.label."backend_name"']),
-    series(
-      "VMs reporting, by group",
-      `resource.type="gce_instance" AND metric.type="compute.googleapis.com/instance/cpu/utilization" AND metadata.system_labels."instance_group"=one_of(${anyOf(input.groups)})`,
-      "ALIGN_MEAN",
-      "REDUCE_COUNT",
-      ['metadata.system_labels."instance_group"'],
-    ),
-    ...(input.uptimeCheckId
-      ? [series("Uptime check passed, by checker location", uptimeFilter(input.uptimeCheckId), "ALIGN_NEXT_OLDER", "REDUCE_COUNT_TRUE", ['metric.label."checker_location"'])]
-      : []),
-    ...(databaseIds.length
+    series("VMs reporting, by group", groupVmsFilter(input.groups), "ALIGN_MEAN", "REDUCE_COUNT", ['metadata.system_labels."instance_group"']),
+    series("Uptime check passed, by checker location", uptimeFilter(input.uptimeCheckId), "ALIGN_NEXT_OLDER", "REDUCE_COUNT_TRUE", ['metric.label."checker_location"']),
+    ...(databases.length
       ? [
-          series("Kong's database up", `resource.type="cloudsql_database" AND metric.type="cloudsql.googleapis.com/database/up" AND resource.labels.database_id=one_of(${anyOf(databaseIds)})`, "ALIGN_MIN", "REDUCE_MIN", ['resource.label."database_id"']),
-          series("Kong's database CPU", `resource.type="cloudsql_database" AND metric.type="cloudsql.googleapis.com/database/cpu/utilization" AND resource.labels.database_id=one_of(${anyOf(databaseIds)})`, "ALIGN_MEAN", "REDUCE_MEAN", ['resource.label."database_id"']),
+          series("Kong's database up", cloudSqlFilter("database/up", project, databases), "ALIGN_MIN", "REDUCE_MIN", ['resource.label."database_id"']),
+          series("Kong's database CPU", cloudSqlFilter("database/cpu/utilization", project, databases), "ALIGN_MEAN", "REDUCE_MEAN", ['resource.label."database_id"']),
         ]
       : []),
-    ...(databaseIds.length > 1
-      ? [series("Replica lag (s)", `resource.type="cloudsql_database" AND metric.type="cloudsql.googleapis.com/database/replication/replica_lag" AND resource.labels.database_id=one_of(${anyOf(databaseIds.slice(1))})`, "ALIGN_MAX", "REDUCE_MAX", ['resource.label."database_id"'])]
+    ...(databases.length > 1
+      ? [series("Replica lag (s)", cloudSqlFilter("database/replication/replica_lag", project, databases.slice(1)), "ALIGN_MAX", "REDUCE_MAX", ['resource.label."database_id"'])]
       : []),
   ];
   const width = 6;

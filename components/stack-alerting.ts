@@ -90,7 +90,7 @@ export class StackAlerting extends pulumi.ComponentResource {
         promql(`${region}: 5xx above ${plan.errorRatio}`, pulumi.all([args.urlMapName, group]).apply(([map, g]) => backendErrorQuery(map, g, plan.errorRatio)), "300s"),
         ...(args.groups[region] ?? []).map((g) => ({
           displayName: pulumi.interpolate`${g}: no VM reports`,
-          conditionAbsent: { filter: g.apply(groupVmsFilter), duration: "300s", aggregations: [everyMinute] },
+          conditionAbsent: { filter: g.apply((group) => groupVmsFilter([group])), duration: "300s", aggregations: [everyMinute] },
         })),
       ]);
     }
@@ -101,7 +101,7 @@ export class StackAlerting extends pulumi.ComponentResource {
 
     if (args.databaseInstances) {
       const [primary, ...replicas] = args.databaseInstances;
-      const up = primary.apply((instance) => cloudSqlFilter("database/up", project, instance));
+      const up = primary.apply((instance) => cloudSqlFilter("database/up", project, [instance]));
       policy("db-primary-down", "Kong's database primary is down", "CRITICAL", primary.apply(policyTexts.databaseDown), [
         { displayName: "database/up below 1", conditionThreshold: { filter: up, comparison: "COMPARISON_LT", thresholdValue: 1, duration: "120s", aggregations: [{ alignmentPeriod: "60s", perSeriesAligner: "ALIGN_MIN" }] } },
         { displayName: "database/up not reported", conditionAbsent: { filter: up, duration: "300s", aggregations: [everyMinute] } },
@@ -115,7 +115,7 @@ export class StackAlerting extends pulumi.ComponentResource {
           replicas.map((replica) => ({
             displayName: pulumi.interpolate`${replica}: replica_lag above ${plan.replicaLagSec} s`,
             conditionThreshold: {
-              filter: replica.apply((instance) => cloudSqlFilter("database/replication/replica_lag", project, instance)),
+              filter: replica.apply((instance) => cloudSqlFilter("database/replication/replica_lag", project, [instance])),
               comparison: "COMPARISON_GT",
               thresholdValue: plan.replicaLagSec,
               duration: "300s",

@@ -327,6 +327,7 @@ const alertingCoversTheStack: StackPolicyRule = {
     const unwatched = (resource: PolicyResource, what: string, watches: (text: string) => boolean) => (texts.some(watches) ? [] : [{ resource, message: `no alert policy watches ${what}` }]);
     const backends = resources.filter((r) => r.type === "gcp:compute/backendService:BackendService" && r.props.loadBalancingScheme === "EXTERNAL_MANAGED");
     const ofType = (type: string) => resources.filter((r) => r.type === type);
+    const metrics = ofType("gcp:logging/metric:Metric");
     return [
       ...backends.flatMap((b) =>
         (b.props.backends ?? [])
@@ -344,8 +345,8 @@ const alertingCoversTheStack: StackPolicyRule = {
           ? named.flatMap((i) => (ids.has(i.props.name) ? [] : [{ resource: i, message: `no alert policy watches ${i.props.name}'s database/${metric}` }]))
           : instances.slice(ids.size).map((resource) => ({ resource, message: `instances to watch for database/${metric}: ${instances.length}, watched: ${ids.size}` }));
       }),
-      ...(ofType("gcp:logging/metric:Metric").length
-        ? ofType("gcp:logging/metric:Metric").flatMap((m) => (typeof m.props.name === "string" ? unwatched(m, `the log-based metric ${m.props.name}`, (t) => t.includes(`logging.googleapis.com/user/${m.props.name}"`)) : []))
+      ...(metrics.length
+        ? metrics.flatMap((m) => (typeof m.props.name === "string" ? unwatched(m, `the log-based metric ${m.props.name}`, (t) => t.includes(`logging.googleapis.com/user/${m.props.name}"`)) : []))
         : [{ resource: policies[0], message: "no log-based metric counts failed boots" }]),
       ...(ofType("gcp:monitoring/uptimeCheckConfig:UptimeCheckConfig").length
         ? unwatched(policies[0], "the uptime check", (t) => t.includes("monitoring.googleapis.com/uptime_check/check_passed"))
